@@ -1,0 +1,29 @@
+/* report - per-recipient outcomes to bounce/defer/trace/verify, and the log */
+#ifndef GLOBAL_REPORT_H
+#define GLOBAL_REPORT_H
+
+#include "global/deliver_request.h"
+#include "global/dsn.h"
+
+/*
+ * Each function reports one recipient's outcome and logs its status=
+ * line.  The return value says whether the recipient is finished: 0 means
+ * the outcome was recorded and the caller must mark the recipient done
+ * (deliver_completed); -1 means it stays queued (deferred, or a report
+ * could not be written and the recipient was deferred instead).  The dsn
+ * is not modified.  relay is "host[addr]:port" or "none".
+ */
+int report_sent(int flags, const char *id, struct msg_stats *stats,
+		struct recipient *rcpt, const char *relay,
+		const struct dsn *dsn);
+int report_bounce(int flags, const char *id, struct msg_stats *stats,
+		  struct recipient *rcpt, const char *relay,
+		  const struct dsn *dsn);
+int report_defer(int flags, const char *id, struct msg_stats *stats,
+		 struct recipient *rcpt, const char *relay,
+		 const struct dsn *dsn);
+int report_trace(int flags, const char *id, struct msg_stats *stats,
+		 struct recipient *rcpt, const char *relay,
+		 const struct dsn *dsn);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * mail_connect - connect to a Postfix internal service
+ *
+ * mail_connect() connects to the UNIX-domain socket <class>/<service>
+ * relative to the current directory (the queue directory, or the chroot
+ * root which is the queue directory), sets the I/O timeout, and checks
+ * the server's protocol announcement (the server writes first in the
+ * Postfix 3 attribute protocol).  It returns NULL after logging a warning
+ * when the service cannot be reached or announces another protocol.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "global/attr.h"
+#include "global/mail_connect.h"
+#include "util/msg.h"
+
+/* mail_connect - connect and check the announcement */
+struct stream *
+mail_connect(const char *class_name, const char *service,
+	     const char *protocol, int timeout)
+{
+	struct sockaddr_un sun;
+	struct stream *s;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if ((size_t)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s",
+			     class_name, service) >= sizeof(sun.sun_path)) {
+		msg_warn("service name too long: %s/%s", class_name, service);
+		return NULL;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		msg_warn("socket: %m");
+		return NULL;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		msg_warn("connect to %s: %m", sun.sun_path);
+		close(fd);
+		return NULL;
+	}
+	s = stream_fdopen(fd);
+	stream_set_timeout(s, timeout);
+	if (attr_expect(s, "protocol", protocol) < 0) {
+		msg_warn("%s: bad protocol announcement", sun.sun_path);
+		stream_close(s);
+		return NULL;
+	}
+	/* Announcements may carry more attributes (cleanup: queue_id). */
+	return s;
+}

@@ -1,0 +1,123 @@
+/* smtp - private interfaces of the SMTP/LMTP delivery agent */
+#ifndef SMTP_SMTP_H
+#define SMTP_SMTP_H
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "global/deliver_request.h"
+#include "global/dsn.h"
+#include "util/strbuf.h"
+#include "util/stream.h"
+
+/* Server features learned from the greeting and EHLO. */
+#define SMTP_FEATURE_ESMTP		(1 << 0)
+#define SMTP_FEATURE_8BITMIME		(1 << 1)
+#define SMTP_FEATURE_PIPELINING		(1 << 2)
+#define SMTP_FEATURE_SIZE		(1 << 3)
+#define SMTP_FEATURE_STARTTLS		(1 << 4)
+#define SMTP_FEATURE_AUTH		(1 << 5)
+#define SMTP_FEATURE_XFORWARD_NAME	(1 << 6)
+#define SMTP_FEATURE_XFORWARD_ADDR	(1 << 7)
+#define SMTP_FEATURE_XFORWARD_PROTO	(1 << 8)
+#define SMTP_FEATURE_XFORWARD_HELO	(1 << 9)
+#define SMTP_FEATURE_XFORWARD_DOMAIN	(1 << 10)
+#define SMTP_FEATURE_DSN		(1 << 11)
+#define SMTP_FEATURE_ENHANCEDSTATUSCODES (1 << 12)
+#define SMTP_FEATURE_SMTPUTF8		(1 << 13)
+#define SMTP_FEATURE_XFORWARD_PORT	(1 << 14)
+#define SMTP_FEATURE_XFORWARD_IDENT	(1 << 15)
+
+/* Recipient progress within one request. */
+enum smtp_rcpt_state {
+	SMTP_RCPT_PENDING = 0,	/* not yet finally handled */
+	SMTP_RCPT_KEEP,		/* soft failure here: try the next server */
+	SMTP_RCPT_DROPPED,	/* reported (done or deferred): leave alone */
+};
+
+/* One server reply. */
+struct smtp_resp {
+	int code;		/* 0 if malformed */
+	char dsn[16];		/* x.y.z, real or made up */
+	struct strbuf text;	/* all lines joined by spaces */
+	struct strbuf lines;	/* all lines joined by newlines */
+};
+
+/* One connection to one server address. */
+struct smtp_session {
+	struct stream *stream;
+	char *host;		/* name as used in logs */
+	char *addr;		/* printable address */
+	int port;		/* host byte order, 0 for UNIX-domain */
+	char *namaddr;		/* host[addr] */
+	char *namaddrport;	/* host[addr]:port, or host[path] */
+	int features;
+	long size_limit;	/* from EHLO SIZE, 0 = none announced */
+	int protocol_error;	/* reply syntax trouble seen */
+	const char *queue_id;	/* borrowed from the request, for logs */
+};
+
+/* Everything about one delivery request. */
+struct smtp_state {
+	struct deliver_request *req;
+	int lmtp;
+	struct smtp_session *session;
+	enum smtp_rcpt_state *rcpt_state;
+	int rcpt_left;		/* recipients still PENDING */
+	int status;		/* 0, or -1 when anything was deferred */
+	int final_server;	/* no other server left to try */
+	int logged_line_break;
+	struct dsn *why;	/* the last failure, for the caller */
+};
+
+/* smtp_main.c */
+extern int smtp_lmtp_mode;
+
+/* smtp_connect.c */
+int smtp_connect(struct smtp_state *state);
+
+/* smtp_proto.c */
+int smtp_helo(struct smtp_state *state);
+int smtp_xfer(struct smtp_state *state);
+void smtp_quit(struct smtp_state *state);
+
+/* smtp_reply.c */
+void smtp_resp_init(struct smtp_resp *resp);
+void smtp_resp_release(struct smtp_resp *resp);
+int smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp);
+int smtp_resp_parse_line(const char *line, int *code, int *last);
+void smtp_resp_set_dsn(struct smtp_resp *resp, const char *last_line);
+
+/* smtp_trouble.c */
+int smtp_site_fail(struct smtp_state *state, const char *mta_name,
+		   const struct smtp_resp *resp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int smtp_mesg_fail(struct smtp_state *state, const char *mta_name,
+		   const struct smtp_resp *resp, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+void smtp_rcpt_fail(struct smtp_state *state, int rcpt_index,
+		    const char *mta_name, const struct smtp_resp *resp,
+		    const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+int smtp_sess_fail(struct smtp_state *state, const char *status,
+		   const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void smtp_set_why(struct smtp_state *state, const char *status,
+		  const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+int smtp_sess_fail_why(struct smtp_state *state);
+int smtp_stream_except(struct smtp_state *state, const char *where);
+int smtp_local_fail(struct smtp_state *state, const char *status,
+		    const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void smtp_rcpt_done(struct smtp_state *state, int rcpt_index,
+		    const struct smtp_resp *resp);
+const char *smtp_relay_name(const struct smtp_state *state);
+
+/* smtp_session.c */
+struct smtp_session *smtp_session_create(struct stream *stream,
+					 const char *host, const char *addr,
+					 int port);
+void smtp_session_free(struct smtp_session *session);
+
+#endif
