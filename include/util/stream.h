@@ -41,6 +41,7 @@ struct stream {
 	struct timespec deadline;	/* absolute, CLOCK_MONOTONIC; 0: none */
 	enum stream_err err;
 	int err_no;
+	int read_dead;		/* reads failed: no more reads */
 	unsigned long long bytes_in, bytes_out;
 };
 

@@ -46,11 +46,11 @@ mail_connect(const char *class_name, const char *service,
 	}
 	s = stream_fdopen(fd);
 	stream_set_timeout(s, timeout);
-	if (attr_expect(s, "protocol", protocol) < 0) {
+	if (attr_expect(s, "protocol", protocol) < 0
+	    || attr_skip_to_end(s) < 0) {
 		msg_warn("%s: bad protocol announcement", sun.sun_path);
 		stream_close(s);
 		return NULL;
 	}
-	/* Announcements may carry more attributes (cleanup: queue_id). */
 	return s;
 }

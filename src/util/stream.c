@@ -206,7 +206,11 @@ fill(struct stream *s)
 {
 	ssize_t n;
 
-	if (s->err)
+	/*
+	 * A failed write does not stop reads: the server may have explained
+	 * itself (e.g. 421) before it closed the connection.
+	 */
+	if (s->read_dead)
 		return 0;
 	if (s->rpos == s->rlen)
 		s->rpos = s->rlen = 0;
@@ -220,14 +224,18 @@ fill(struct stream *s)
 		}
 		if (n == 0) {
 			stream_set_error(s, STREAM_EOF, 0);
+			s->read_dead = 1;
 			return 0;
 		}
 		if (n == STREAM_IO_ERR) {
 			stream_set_error(s, STREAM_IOERR, errno);
+			s->read_dead = 1;
 			return 0;
 		}
-		if (wait_for(s, n == STREAM_WANT_WRITE ? POLLOUT : POLLIN) < 0)
+		if (wait_for(s, n == STREAM_WANT_WRITE ? POLLOUT : POLLIN) < 0) {
+			s->read_dead = 1;
 			return 0;
+		}
 	}
 }
 
@@ -266,8 +274,22 @@ stream_getdelim(struct stream *s, struct strbuf *sb, int delim, size_t max)
 			s->rpos++;
 			return STREAM_LINE_OK;
 		}
-		if (stored >= max)
+		if (stored >= max) {
+			/* Exactly max bytes may still be followed by delim. */
+			if (s->rpos == s->rlen && fill(s) == 0) {
+				if (s->err == STREAM_EOF) {
+					/* report the EOF on the next call */
+					s->err = STREAM_OK;
+					s->read_dead = 0;
+				}
+				return STREAM_LINE_LONG;
+			}
+			if (s->rbuf[s->rpos] == delim) {
+				s->rpos++;
+				return STREAM_LINE_OK;
+			}
 			return STREAM_LINE_LONG;
+		}
 	}
 }
 
@@ -405,6 +427,7 @@ stream_seek(struct stream *s, off_t offset)
 	else if (s->err == STREAM_EOF) {
 		s->err = STREAM_OK;	/* EOF is not sticky across a seek */
 		s->err_no = 0;
+		s->read_dead = 0;
 	}
 	return ret;
 }
