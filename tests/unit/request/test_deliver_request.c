@@ -89,6 +89,7 @@ qmgr_hears(struct fixture *f, size_t *len)
 	size_t got = 0;
 	ssize_t n;
 
+	shutdown(stream_fd(f->agent), SHUT_WR);	/* the agent is done */
 	while ((n = read(f->qmgr, buf + got, 65536 - got)) > 0)
 		got += (size_t)n;
 	*len = got;

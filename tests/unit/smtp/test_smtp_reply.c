@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -124,7 +125,7 @@ test_eof_and_long_lines(void **state)
 
 	memset(big, 'x', 4990);
 	memcpy(big, "250 ", 4);
-	strcpy(big + 4990, "\r\n");
+	memcpy(big + 4990, "\r\n", 3);
 	assert_int_equal(feed(f, big, 0), 0);
 	assert_int_equal(f->resp.code, 250);
 	assert_int_equal(f->resp.text.len, 2048);	/* cut, not grown */
