@@ -42,6 +42,9 @@ struct stream {
 	enum stream_err err;
 	int err_no;
 	int read_dead;		/* reads failed: no more reads */
+	int budget_on;		/* timeout is a budget for all I/O */
+	long long budget_ms;	/* what is left of it */
+	int min_data_rate;	/* bytes that earn one more second */
 	unsigned long long bytes_in, bytes_out;
 };
 
@@ -54,6 +57,8 @@ void stream_free(struct stream *s);
 void stream_set_timeout(struct stream *s, int seconds);
 void stream_set_deadline(struct stream *s, int seconds);
 void stream_clear_deadline(struct stream *s);
+void stream_set_budget(struct stream *s, int seconds, int min_data_rate);
+void stream_clear_budget(struct stream *s);
 void stream_set_ops(struct stream *s, const struct stream_ops *ops,
 		    void *ctx);
 

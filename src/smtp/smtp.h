@@ -27,6 +27,9 @@
 #define SMTP_FEATURE_SMTPUTF8		(1 << 13)
 #define SMTP_FEATURE_XFORWARD_PORT	(1 << 14)
 #define SMTP_FEATURE_XFORWARD_IDENT	(1 << 15)
+#define SMTP_FEATURE_PIX_NO_ESMTP	(1 << 16)
+#define SMTP_FEATURE_PIX_DELAY_DOTCRLF	(1 << 17)
+#define SMTP_FEATURE_BEST_MX		(1 << 18)
 
 /* Recipient progress within one request. */
 enum smtp_rcpt_state {
@@ -67,6 +70,7 @@ struct smtp_state {
 	int status;		/* 0, or -1 when anything was deferred */
 	int final_server;	/* no other server left to try */
 	int logged_line_break;
+	int complete_session;	/* a transaction ran to its end */
 	struct dsn *why;	/* the last failure, for the caller */
 };
 
@@ -80,6 +84,9 @@ int smtp_connect(struct smtp_state *state);
 int smtp_helo(struct smtp_state *state);
 int smtp_xfer(struct smtp_state *state);
 void smtp_quit(struct smtp_state *state);
+
+void smtp_stream_setup(struct smtp_session *session, int timeout,
+		       int data_phase);
 
 /* smtp_reply.c */
 void smtp_resp_init(struct smtp_resp *resp);

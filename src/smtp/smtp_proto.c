@@ -40,6 +40,8 @@
 #define PIPELINING_WINDOW	4096
 
 enum smtp_step {
+	STEP_XFORWARD1,
+	STEP_XFORWARD2,
 	STEP_MAIL,
 	STEP_RCPT,
 	STEP_DATA,
@@ -53,6 +55,12 @@ static const struct smtp_step_info {
 	const char *where;	/* "lost connection ... while %s" */
 	int *timeout;
 } step_info[] = {
+	[STEP_XFORWARD1] = {"XFORWARD name/address",
+			    "sending XFORWARD name/address",
+			    &var_smtp_xforward_timeout},
+	[STEP_XFORWARD2] = {"XFORWARD helo/protocol",
+			    "sending XFORWARD protocol/helo_name",
+			    &var_smtp_xforward_timeout},
 	[STEP_MAIL] = {"MAIL FROM", "sending MAIL FROM", &var_smtp_mail_timeout},
 	[STEP_RCPT] = {"RCPT TO", "sending RCPT TO", &var_smtp_rcpt_timeout},
 	[STEP_DATA] = {"DATA", "sending DATA command",
@@ -83,6 +91,23 @@ struct xfer {
 	struct smtp_resp resp;
 };
 
+/*
+ * smtp_stream_setup - the time limit for the next stage: per read/write,
+ * or with smtp_per_request_deadline a budget for the whole stage that the
+ * message content replenishes at smtp_min_data_rate.
+ */
+void
+smtp_stream_setup(struct smtp_session *session, int timeout, int data_phase)
+{
+	if (var_smtp_per_request_deadline) {
+		stream_set_budget(session->stream, timeout,
+				  data_phase ? var_smtp_min_data_rate : 0);
+	} else {
+		stream_clear_budget(session->stream);
+		stream_set_timeout(session->stream, timeout);
+	}
+}
+
 /* send_command - format, log when verbose, queue for its reply */
 static void __attribute__((format(printf, 4, 5)))
 send_command(struct xfer *x, enum smtp_step step, int rcpt,
@@ -98,7 +123,7 @@ send_command(struct xfer *x, enum smtp_step step, int rcpt,
 	if (msg_verbose)
 		msg_info("> %s: %s", session->namaddrport, strbuf_str(&cmd));
 	strbuf_puts(&cmd, "\r\n");
-	stream_set_timeout(session->stream, *step_info[step].timeout);
+	smtp_stream_setup(session, *step_info[step].timeout, 0);
 	stream_write(session->stream, cmd.data, cmd.len);
 	x->queue[x->tail].step = step;
 	x->queue[x->tail].rcpt = rcpt;
@@ -201,7 +226,67 @@ send_mail_from(struct xfer *x)
 	if ((session->features & SMTP_FEATURE_SMTPUTF8)
 	    && (req->smtputf8 & SMTPUTF8_FLAG_REQUESTED))
 		strbuf_puts(&cmd, " SMTPUTF8");
+	if (var_smtp_sasl_auth_enable && var_smtp_send_dummy_mail_auth
+	    && (session->features & SMTP_FEATURE_AUTH))
+		strbuf_puts(&cmd, " AUTH=<>");
 	send_command(x, STEP_MAIL, -1, "%s", strbuf_str(&cmd));
+	strbuf_release(&cmd);
+}
+
+/* known - a client attribute that is present and not "unknown" */
+static int
+known(const char *value)
+{
+	return *value && strcasecmp(value, "unknown") != 0;
+}
+
+/* xforward_attr - append " NAME=xtext" when offered and available */
+static int
+xforward_attr(struct strbuf *cmd, int features, int feature,
+	      const char *name, const char *value, int avail)
+{
+	if (!(features & feature) || !avail)
+		return 0;
+	strbuf_printf(cmd, " %s=", name);
+	xtext_append(cmd, value, "");
+	return 1;
+}
+
+/*
+ * send_xforward - the origin of the message for a content filter
+ * (smtp_send_xforward_command), in the two commands Postfix uses: client
+ * name/address/port, then protocol/helo/ident/source.
+ */
+static void
+send_xforward(struct xfer *x)
+{
+	struct smtp_session *session = x->state->session;
+	struct deliver_request *req = x->state->req;
+	int f = session->features;
+	struct strbuf cmd = STRBUF_INIT;
+	const char *source;
+
+	if (!var_smtp_send_xforward_command)
+		return;
+	strbuf_puts(&cmd, "XFORWARD");
+	if (xforward_attr(&cmd, f, SMTP_FEATURE_XFORWARD_NAME, "NAME",
+			  req->client_name, known(req->client_name))
+	    + xforward_attr(&cmd, f, SMTP_FEATURE_XFORWARD_ADDR, "ADDR",
+			    req->client_addr, known(req->client_addr))
+	    + xforward_attr(&cmd, f, SMTP_FEATURE_XFORWARD_PORT, "PORT",
+			    req->client_port, known(req->client_port)) > 0)
+		send_command(x, STEP_XFORWARD1, -1, "%s", strbuf_str(&cmd));
+	strbuf_set(&cmd, "XFORWARD");
+	source = strcmp(req->rewrite_context, "local") ? "REMOTE" : "LOCAL";
+	if (xforward_attr(&cmd, f, SMTP_FEATURE_XFORWARD_PROTO, "PROTO",
+			  req->client_proto, known(req->client_proto))
+	    + xforward_attr(&cmd, f, SMTP_FEATURE_XFORWARD_HELO, "HELO",
+			    req->client_helo, *req->client_helo)
+	    + xforward_attr(&cmd, f, SMTP_FEATURE_XFORWARD_IDENT, "IDENT",
+			    req->log_ident, *req->log_ident)
+	    + xforward_attr(&cmd, f, SMTP_FEATURE_XFORWARD_DOMAIN, "SOURCE",
+			    source, *req->rewrite_context) > 0)
+		send_command(x, STEP_XFORWARD2, -1, "%s", strbuf_str(&cmd));
 	strbuf_release(&cmd);
 }
 
@@ -260,6 +345,14 @@ handle_reply(struct xfer *x, const struct pending *p)
 	const char *said = strbuf_str(&resp->text);
 
 	switch (p->step) {
+	case STEP_XFORWARD1:
+	case STEP_XFORWARD2:
+		/* A refused XFORWARD is only worth a warning. */
+		if (resp->code / 100 != 2)
+			msg_warn("host %s said: %s (in reply to %s command)",
+				 session->namaddrport, said,
+				 step_info[p->step].request);
+		break;
 	case STEP_MAIL:
 		if (resp->code / 100 != 2) {
 			smtp_mesg_fail(state, session->host, resp,
@@ -343,7 +436,7 @@ read_replies(struct xfer *x, int keep)
 	while (x->tail - x->head > keep) {
 		struct pending *p = &x->queue[x->head];
 
-		stream_set_timeout(session->stream, *step_info[p->step].timeout);
+		smtp_stream_setup(session, *step_info[p->step].timeout, 0);
 		if (smtp_resp_read(session, &x->resp) < 0) {
 			if (p->step == STEP_QUIT)
 				return 0;	/* after QUIT nobody cares */
@@ -438,7 +531,7 @@ send_content(struct smtp_state *state)
 	size_t space_left = (size_t)var_smtp_line_length_limit;
 	int type, prev = 0;
 
-	stream_set_timeout(out, var_smtp_data_xfer_timeout);
+	smtp_stream_setup(state->session, var_smtp_data_xfer_timeout, 1);
 	if (stream_seek(req->fp, req->data_offset) < 0)
 		msg_fatal("seek queue file %s: %m", req->queue_path);
 	while ((type = rec_get(req->fp, &rec, 0, REC_FLAG_DEFAULT)) > 0) {
@@ -454,6 +547,11 @@ send_content(struct smtp_state *state)
 		return 0;	/* the caller reports the broken connection */
 	if (prev == REC_TYPE_CONT)
 		stream_write(out, "\r\n", 2);	/* unterminated last line */
+	if (state->session->features & SMTP_FEATURE_PIX_DELAY_DOTCRLF) {
+		/* Some PIX firewalls need ".<CR><LF>" in its own packet. */
+		stream_flush(out);
+		sleep((unsigned)var_smtp_pix_workaround_delay_time);
+	}
 	if (stream_error(req->fp) == STREAM_IOERR)
 		msg_fatal("queue file read error: %s", req->queue_path);
 	if (type != REC_TYPE_XTRA) {
@@ -506,10 +604,13 @@ smtp_xfer(struct smtp_state *state)
 
 	memset(&x, 0, sizeof(x));
 	x.state = state;
-	x.queue = xcalloc(2 * (size_t)req->rcpt_count + 8, sizeof(*x.queue));
+	x.queue = xcalloc(2 * (size_t)req->rcpt_count + 10, sizeof(*x.queue));
 	x.accepted = xcalloc((size_t)req->rcpt_count, sizeof(int));
 	smtp_resp_init(&x.resp);
 
+	send_xforward(&x);
+	if (maybe_sync(&x) < 0)
+		goto out;
 	send_mail_from(&x);
 	if (maybe_sync(&x) < 0)
 		goto out;
@@ -545,7 +646,7 @@ smtp_xfer(struct smtp_state *state)
 	}
 	if (state->lmtp && x.nrcpt > 0) {
 		/* LMTP: one reply per accepted recipient after the dot. */
-		stream_set_timeout(session->stream, var_smtp_data_done_timeout);
+		smtp_stream_setup(session, var_smtp_data_done_timeout, 0);
 		stream_write(session->stream, ".\r\n", 3);
 		for (int i = 0; i < x.nrcpt; i++) {
 			x.queue[x.tail].step = STEP_DOT;
@@ -561,15 +662,93 @@ smtp_xfer(struct smtp_state *state)
 		goto out;
 	ret = 0;
 out:
+	/* Later failures elsewhere must not mark the destination dead. */
+	if (ret == 0 && stream_error(session->stream) == STREAM_OK)
+		state->complete_session = 1;
 	smtp_resp_release(&x.resp);
 	free(x.queue);
 	free(x.accepted);
 	return ret;
 }
 
+/* EHLO keywords an administrator may tell us to ignore. */
+#define EHLO_MASK_8BITMIME	(1 << 0)
+#define EHLO_MASK_AUTH		(1 << 1)
+#define EHLO_MASK_ETRN		(1 << 2)
+#define EHLO_MASK_PIPELINING	(1 << 3)
+#define EHLO_MASK_SIZE		(1 << 4)
+#define EHLO_MASK_VERP		(1 << 5)
+#define EHLO_MASK_VRFY		(1 << 6)
+#define EHLO_MASK_XCLIENT	(1 << 7)
+#define EHLO_MASK_XFORWARD	(1 << 8)
+#define EHLO_MASK_STARTTLS	(1 << 9)
+#define EHLO_MASK_ENHANCEDSTATUSCODES (1 << 10)
+#define EHLO_MASK_DSN		(1 << 11)
+#define EHLO_MASK_SMTPUTF8	(1 << 12)
+#define EHLO_MASK_CHUNKING	(1 << 13)
+#define EHLO_MASK_SILENT	(1 << 14)
+
+/*
+ * Names in the order Postfix prints them.  The odd "EHLO_MASK_SMTPUTF8"
+ * spelling is what Postfix 3.7 logs for a discarded SMTPUTF8 (its table
+ * lists that name first); we log the same so log parsers agree.
+ */
+static const struct ehlo_name {
+	const char *name;
+	int mask;
+} ehlo_names[] = {
+	{"8BITMIME", EHLO_MASK_8BITMIME},
+	{"AUTH", EHLO_MASK_AUTH},
+	{"ETRN", EHLO_MASK_ETRN},
+	{"PIPELINING", EHLO_MASK_PIPELINING},
+	{"SIZE", EHLO_MASK_SIZE},
+	{"VERP", EHLO_MASK_VERP},
+	{"VRFY", EHLO_MASK_VRFY},
+	{"XCLIENT", EHLO_MASK_XCLIENT},
+	{"XFORWARD", EHLO_MASK_XFORWARD},
+	{"STARTTLS", EHLO_MASK_STARTTLS},
+	{"ENHANCEDSTATUSCODES", EHLO_MASK_ENHANCEDSTATUSCODES},
+	{"DSN", EHLO_MASK_DSN},
+	{"EHLO_MASK_SMTPUTF8", EHLO_MASK_SMTPUTF8},
+	{"SMTPUTF8", EHLO_MASK_SMTPUTF8},
+	{"CHUNKING", EHLO_MASK_CHUNKING},
+	{"SILENT-DISCARD", EHLO_MASK_SILENT},
+	{NULL, 0},
+};
+
+/* ehlo_mask - keyword list to mask; unknown words are ignored */
+static int
+ehlo_mask(const char *words)
+{
+	char *copy = xstrdup(words), *rest = copy, *w;
+	int mask = 0;
+
+	while ((w = strsep(&rest, ", \t\r\n")) != NULL) {
+		for (const struct ehlo_name *n = ehlo_names; n->name; n++)
+			if (*w && strcasecmp(w, n->name) == 0)
+				mask |= n->mask;
+	}
+	free(copy);
+	return mask;
+}
+
+/* ehlo_mask_str - mask to "NAME NAME", as Postfix logs it */
+static void
+ehlo_mask_str(struct strbuf *out, int mask)
+{
+	for (const struct ehlo_name *n = ehlo_names; n->name; n++) {
+		if (mask & n->mask) {
+			if (out->len)
+				strbuf_putc(out, ' ');
+			strbuf_puts(out, n->name);
+			mask &= ~n->mask;
+		}
+	}
+}
+
 /* parse_ehlo - learn features from the EHLO/LHLO reply lines */
 static void
-parse_ehlo(struct smtp_session *session, const char *lines)
+parse_ehlo(struct smtp_session *session, const char *lines, int discard)
 {
 	char *copy = xstrdup(lines);
 	char *rest = copy, *line;
@@ -586,10 +765,14 @@ parse_ehlo(struct smtp_session *session, const char *lines)
 		if (word == NULL || *word == 0)
 			continue;
 		if (strcasecmp(word, "8BITMIME") == 0) {
-			session->features |= SMTP_FEATURE_8BITMIME;
+			if (!(discard & EHLO_MASK_8BITMIME))
+				session->features |= SMTP_FEATURE_8BITMIME;
 		} else if (strcasecmp(word, "PIPELINING") == 0) {
-			session->features |= SMTP_FEATURE_PIPELINING;
+			if (!(discard & EHLO_MASK_PIPELINING))
+				session->features |= SMTP_FEATURE_PIPELINING;
 		} else if (strcasecmp(word, "SIZE") == 0) {
+			if (discard & EHLO_MASK_SIZE)
+				continue;
 			session->features |= SMTP_FEATURE_SIZE;
 			if (words && (word = strsep(&words, " \t")) && *word) {
 				char *end;
@@ -605,16 +788,24 @@ parse_ehlo(struct smtp_session *session, const char *lines)
 				}
 			}
 		} else if (strcasecmp(word, "STARTTLS") == 0) {
-			session->features |= SMTP_FEATURE_STARTTLS;
+			if (!(discard & EHLO_MASK_STARTTLS))
+				session->features |= SMTP_FEATURE_STARTTLS;
 		} else if (strcasecmp(word, "AUTH") == 0) {
-			session->features |= SMTP_FEATURE_AUTH;
+			if (!(discard & EHLO_MASK_AUTH))
+				session->features |= SMTP_FEATURE_AUTH;
 		} else if (strcasecmp(word, "DSN") == 0) {
-			session->features |= SMTP_FEATURE_DSN;
+			if (!(discard & EHLO_MASK_DSN))
+				session->features |= SMTP_FEATURE_DSN;
 		} else if (strcasecmp(word, "SMTPUTF8") == 0) {
-			session->features |= SMTP_FEATURE_SMTPUTF8;
+			if (!(discard & EHLO_MASK_SMTPUTF8))
+				session->features |= SMTP_FEATURE_SMTPUTF8;
 		} else if (strcasecmp(word, "ENHANCEDSTATUSCODES") == 0) {
-			session->features |= SMTP_FEATURE_ENHANCEDSTATUSCODES;
+			if (!(discard & EHLO_MASK_ENHANCEDSTATUSCODES))
+				session->features |=
+				    SMTP_FEATURE_ENHANCEDSTATUSCODES;
 		} else if (strcasecmp(word, "XFORWARD") == 0) {
+			if (discard & EHLO_MASK_XFORWARD)
+				continue;
 			while (words && (word = strsep(&words, " \t"))) {
 				if (strcasecmp(word, "NAME") == 0)
 					session->features |=
@@ -654,7 +845,7 @@ chat(struct smtp_session *session, struct smtp_resp *resp, int timeout,
 	if (msg_verbose)
 		msg_info("> %s: %s", session->namaddrport, strbuf_str(&cmd));
 	strbuf_puts(&cmd, "\r\n");
-	stream_set_timeout(session->stream, timeout);
+	smtp_stream_setup(session, timeout, 0);
 	stream_write(session->stream, cmd.data, cmd.len);
 	strbuf_release(&cmd);
 	stream_flush(session->stream);
@@ -672,17 +863,78 @@ refused(struct smtp_state *state, struct smtp_resp *resp)
 			      session->namaddr, strbuf_str(&resp->text));
 }
 
+/* fake_fail - a locally made-up reply status for a site/message failure */
+static struct smtp_resp *
+fake_resp(struct smtp_resp *resp, const char *dsn)
+{
+	smtp_resp_init(resp);
+	snprintf(resp->dsn, sizeof(resp->dsn), "%s", dsn);
+	return resp;
+}
+
+/* pix_workarounds - a "220 ****" banner means a Cisco PIX is in the way */
+static void
+pix_workarounds(struct smtp_state *state, const char *banner)
+{
+	struct smtp_session *session = state->session;
+	struct strbuf names = STRBUF_INIT;
+	char *copy, *rest, *w;
+	int mask = 0;
+
+	if (banner[strspn(banner, "20 *\t\n")] != 0)
+		return;
+	if (*var_smtp_pix_workarounds == 0)
+		return;
+	copy = rest = xstrdup(var_smtp_pix_workarounds);
+	while ((w = strsep(&rest, ", \t\r\n")) != NULL) {
+		if (strcasecmp(w, "disable_esmtp") == 0)
+			mask |= SMTP_FEATURE_PIX_NO_ESMTP;
+		else if (strcasecmp(w, "delay_dotcrlf") == 0)
+			mask |= SMTP_FEATURE_PIX_DELAY_DOTCRLF;
+	}
+	free(copy);
+	/* Only old mail gets the slow dot: it probably timed out before. */
+	if ((mask & SMTP_FEATURE_PIX_DELAY_DOTCRLF)
+	    && state->req->msg_stats.incoming_arrival.tv_sec
+	    > time(NULL) - var_smtp_pix_workaround_threshold_time)
+		mask &= ~SMTP_FEATURE_PIX_DELAY_DOTCRLF;
+	if (mask & SMTP_FEATURE_PIX_NO_ESMTP)
+		strbuf_puts(&names, "disable_esmtp");
+	if (mask & SMTP_FEATURE_PIX_DELAY_DOTCRLF)
+		strbuf_puts(&names, names.len ? " delay_dotcrlf" : "delay_dotcrlf");
+	msg_info("%s: enabling PIX workarounds: %s for %s",
+		 state->req->queue_id, strbuf_str(&names),
+		 session->namaddrport);
+	session->features |= mask;
+	strbuf_release(&names);
+}
+
+/* first_word - the first word after the reply code of a reply */
+static char *
+first_word(const char *lines)
+{
+	const char *cp = lines + strspn(lines, "0123456789");
+	size_t len;
+
+	cp += strspn(cp, "- ");
+	len = strcspn(cp, " \t\n");
+	return xstrndup(cp, len);
+}
+
 /* smtp_helo - greeting, then EHLO/HELO or LHLO */
 int
 smtp_helo(struct smtp_state *state)
 {
 	struct smtp_session *session = state->session;
-	struct smtp_resp resp;
+	struct deliver_request *req = state->req;
+	struct smtp_resp resp, fake;
 	const char *where = "receiving the initial server greeting";
-	int ret = -1;
+	int loop_detect = !state->lmtp && session->port == 25;
+	int ret = -1, discard;
+	char *name;
 
 	smtp_resp_init(&resp);
-	stream_set_timeout(session->stream, var_smtp_helo_timeout);
+	smtp_stream_setup(session, var_smtp_helo_timeout, 0);
 	if (smtp_resp_read(session, &resp) < 0)
 		goto broken;
 	switch (resp.code / 100) {
@@ -696,6 +948,7 @@ smtp_helo(struct smtp_state *state)
 		refused(state, &resp);
 		goto out;
 	}
+	pix_workarounds(state, strbuf_str(&resp.lines));
 
 	/* ESMTP is assumed unless configured otherwise (smtp(8) rules). */
 	if (state->lmtp) {
@@ -709,15 +962,22 @@ smtp_helo(struct smtp_state *state)
 		while ((word = strsep(&rest, " \t\n")) != NULL) {
 			if (*word == 0)
 				continue;
-			if (n++ == 0 && strcasecmp(word, var_myhostname) == 0)
-				continue;
-			if (strcasecmp(word, "ESMTP") == 0)
+			if (n++ == 0 && strcasecmp(word, var_myhostname) == 0) {
+				if (loop_detect)
+					msg_warn("host %s greeted me with my "
+						 "own hostname %s",
+						 session->namaddrport,
+						 var_myhostname);
+			} else if (strcasecmp(word, "ESMTP") == 0) {
 				session->features |= SMTP_FEATURE_ESMTP;
+			}
 		}
 		free(copy);
-		if (var_smtp_always_send_ehlo)
+		if (var_smtp_always_send_ehlo
+		    && !(session->features & SMTP_FEATURE_PIX_NO_ESMTP))
 			session->features |= SMTP_FEATURE_ESMTP;
-		if (var_smtp_never_send_ehlo)
+		if (var_smtp_never_send_ehlo
+		    || (session->features & SMTP_FEATURE_PIX_NO_ESMTP))
 			session->features &= ~SMTP_FEATURE_ESMTP;
 	}
 
@@ -755,8 +1015,51 @@ smtp_helo(struct smtp_state *state)
 			}
 		}
 	}
-	if (session->features & SMTP_FEATURE_ESMTP)
-		parse_ehlo(session, strbuf_str(&resp.lines));
+	if (session->features & SMTP_FEATURE_ESMTP) {
+		/* The server calls itself by our name: a mail loop. */
+		name = first_word(strbuf_str(&resp.lines));
+		if (loop_detect && strcasecmp(name, var_myhostname) == 0) {
+			free(name);
+			msg_warn("host %s replied to HELO/EHLO with my own "
+				 "hostname %s", session->namaddrport,
+				 var_myhostname);
+			smtp_site_fail(state, NULL, fake_resp(&fake,
+				       (session->features & SMTP_FEATURE_BEST_MX)
+				       ? "5.4.6" : "4.4.6"),
+				       "mail for %s loops back to myself",
+				       req->nexthop);
+			smtp_resp_release(&fake);
+			goto out;
+		}
+		free(name);
+		discard = ehlo_mask(var_smtp_discard_ehlo_keywords);
+		if (discard && !(discard & EHLO_MASK_SILENT)) {
+			struct strbuf names = STRBUF_INIT;
+
+			ehlo_mask_str(&names, discard);
+			msg_info("discarding EHLO keywords: %s",
+				 strbuf_str(&names));
+			strbuf_release(&names);
+		}
+		parse_ehlo(session, strbuf_str(&resp.lines), discard);
+	}
+
+	/* Mail that needs SMTPUTF8 cannot go to a server without it. */
+	if (!(session->features & SMTP_FEATURE_SMTPUTF8)
+	    && (req->smtputf8 & SMTPUTF8_FLAG_REQUESTED)
+	    && (req->smtputf8 & ~SMTPUTF8_FLAG_REQUESTED)) {
+		smtp_mesg_fail(state, NULL, fake_resp(&fake, "5.6.7"),
+			       "SMTPUTF8 is required, but was not offered by "
+			       "host %s", session->namaddr);
+		smtp_resp_release(&fake);
+		goto out;
+	}
+	if ((session->features & SMTP_FEATURE_SMTPUTF8)
+	    && !(session->features & SMTP_FEATURE_8BITMIME)) {
+		msg_info("host %s offers SMTPUTF8 support, but not 8BITMIME",
+			 session->namaddr);
+		session->features |= SMTP_FEATURE_8BITMIME;
+	}
 	ret = 0;
 	goto out;
 broken:
@@ -776,7 +1079,7 @@ smtp_quit(struct smtp_state *state)
 	if (stream_error(session->stream))
 		return;
 	smtp_resp_init(&resp);
-	stream_set_timeout(session->stream, var_smtp_quit_timeout);
+	smtp_stream_setup(session, var_smtp_quit_timeout, 0);
 	stream_puts(session->stream, "QUIT\r\n");
 	if (stream_flush(session->stream) == 0 && !var_smtp_skip_quit_response)
 		(void)smtp_resp_read(session, &resp);

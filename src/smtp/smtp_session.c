@@ -24,6 +24,8 @@ smtp_session_create(struct stream *stream, const char *host,
 	session->host = xstrdup(host);
 	session->addr = xstrdup(addr);
 	session->port = port;
+	/* Until an MX lookup says otherwise, this is the best MX host. */
+	session->features = SMTP_FEATURE_BEST_MX;
 	session->namaddr = xasprintf("%s[%s]", host, addr);
 	session->namaddrport = port ? xasprintf("%s[%s]:%d", host, addr, port)
 	    : xstrdup(session->namaddr);

@@ -110,7 +110,9 @@ bulk_fail(struct smtp_state *state, int throttle)
 		aggregate |= report_one(state, i, soft);
 	}
 	state->status |= aggregate;
-	if (throttle && aggregate && req->hop_status == NULL)
+	/* A destination that completed a session is not "unreachable". */
+	if (throttle && aggregate && req->hop_status == NULL
+	    && !state->complete_session)
 		deliver_request_set_hop_status(req, state->why);
 	return -1;
 }

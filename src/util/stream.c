@@ -118,6 +118,53 @@ stream_clear_deadline(struct stream *s)
 	s->deadline.tv_nsec = 0;
 }
 
+/*
+ * stream_set_budget - from now on "timeout" is a budget for the total time
+ * spent waiting in reads and writes (Postfix's per-request deadline), and
+ * every min_data_rate bytes transferred earn one more second, never more
+ * than the full timeout (0: no such credit).
+ */
+void
+stream_set_budget(struct stream *s, int seconds, int min_data_rate)
+{
+	s->timeout = seconds;
+	s->budget_on = 1;
+	s->budget_ms = (long long)seconds * 1000;
+	s->min_data_rate = min_data_rate;
+}
+
+/* stream_clear_budget - back to a time limit per read or write */
+void
+stream_clear_budget(struct stream *s)
+{
+	s->budget_on = 0;
+	s->min_data_rate = 0;
+}
+
+/* now_ms - monotonic milliseconds */
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* charge - bill elapsed time to the budget, credit transferred bytes */
+static void
+charge(struct stream *s, long long started, size_t bytes)
+{
+	if (!s->budget_on)
+		return;
+	s->budget_ms -= now_ms() - started;
+	if (s->min_data_rate > 0 && bytes > 0) {
+		s->budget_ms += (long long)bytes * 1000 / s->min_data_rate;
+		if (s->budget_ms > (long long)s->timeout * 1000)
+			s->budget_ms = (long long)s->timeout * 1000;
+	}
+}
+
 void
 stream_set_ops(struct stream *s, const struct stream_ops *ops, void *ctx)
 {
@@ -157,6 +204,9 @@ static int
 wait_ms(const struct stream *s)
 {
 	long long ms = s->timeout > 0 ? (long long)s->timeout * 1000 : -1;
+
+	if (s->budget_on)
+		ms = s->budget_ms > 0 ? s->budget_ms : 0;
 
 	if (s->deadline.tv_sec) {
 		struct timespec now;
@@ -204,6 +254,7 @@ wait_for(struct stream *s, short events)
 static size_t
 fill(struct stream *s)
 {
+	long long started;
 	ssize_t n;
 
 	/*
@@ -214,12 +265,14 @@ fill(struct stream *s)
 		return 0;
 	if (s->rpos == s->rlen)
 		s->rpos = s->rlen = 0;
+	started = now_ms();
 	for (;;) {
 		n = s->ops->read(s->ctx, s->fd, s->rbuf + s->rlen,
 				 s->rcap - s->rlen);
 		if (n > 0) {
 			s->rlen += (size_t)n;
 			s->bytes_in += (unsigned long long)n;
+			charge(s, started, (size_t)n);
 			return (size_t)n;
 		}
 		if (n == 0) {
@@ -346,12 +399,19 @@ stream_flush(struct stream *s)
 		return -1;
 	}
 	while (done < s->wbuf.len) {
-		ssize_t n = s->ops->write(s->ctx, s->fd, s->wbuf.data + done,
-					  s->wbuf.len - done);
+		long long started = now_ms();
+		ssize_t n;
 
+		if (s->budget_on && s->budget_ms <= 0) {
+			stream_set_error(s, STREAM_TIMEOUT, ETIMEDOUT);
+			break;
+		}
+		n = s->ops->write(s->ctx, s->fd, s->wbuf.data + done,
+				  s->wbuf.len - done);
 		if (n > 0) {
 			done += (size_t)n;
 			s->bytes_out += (unsigned long long)n;
+			charge(s, started, (size_t)n);
 			continue;
 		}
 		if (n == STREAM_IO_ERR || n == 0) {
