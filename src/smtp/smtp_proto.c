@@ -88,6 +88,7 @@ struct xfer {
 	int nrcpt;		/* RCPTs accepted; -1 once DATA refused */
 	int *accepted;		/* indices of accepted recipients, in order */
 	int got_354;
+	int verify_data;	/* address probe that goes up to DATA */
 	struct smtp_resp resp;
 };
 
@@ -367,7 +368,8 @@ handle_reply(struct xfer *x, const struct pending *p)
 			break;
 		if (resp->code / 100 == 2) {
 			x->accepted[x->nrcpt++] = p->rcpt;
-			if (DEL_REQ_TRACE_ONLY(state->req->flags))
+			if (DEL_REQ_TRACE_ONLY(state->req->flags)
+			    && !x->verify_data)
 				smtp_rcpt_done(state, p->rcpt, resp);
 		} else {
 			smtp_rcpt_fail(state, p->rcpt, session->host, resp,
@@ -386,6 +388,16 @@ handle_reply(struct xfer *x, const struct pending *p)
 			x->nrcpt = -1;
 		} else {
 			x->got_354 = 1;
+			if (x->verify_data) {
+				/* Probe up to DATA: the 354 is the verdict. */
+				snprintf(resp->dsn, sizeof(resp->dsn), "2.0.0");
+				for (int i = 0; i < x->nrcpt; i++)
+					if (state->rcpt_state[x->accepted[i]]
+					    == SMTP_RCPT_PENDING)
+						smtp_rcpt_done(state,
+							       x->accepted[i],
+							       resp);
+			}
 		}
 		break;
 	case STEP_DOT:
@@ -607,6 +619,10 @@ smtp_xfer(struct smtp_state *state)
 	x.queue = xcalloc(2 * (size_t)req->rcpt_count + 10, sizeof(*x.queue));
 	x.accepted = xcalloc((size_t)req->rcpt_count, sizeof(int));
 	smtp_resp_init(&x.resp);
+	if (probe && strcasecmp(var_smtp_address_verify_target, "data") == 0) {
+		x.verify_data = 1;
+		probe = 0;	/* send DATA like a real delivery */
+	}
 
 	send_xforward(&x);
 	if (maybe_sync(&x) < 0)
@@ -627,6 +643,11 @@ smtp_xfer(struct smtp_state *state)
 	if (read_replies(&x, 0) < 0)
 		goto out;
 
+	if (x.verify_data && x.got_354) {
+		/* Leave without sending content; the session is not reused. */
+		ret = 0;
+		goto out;
+	}
 	if (probe || !x.got_354 || x.nrcpt < 0 || x.mail_rejected) {
 		/* No message to send: end the transaction and leave. */
 		send_command(&x, STEP_RSET, -1, "RSET");
