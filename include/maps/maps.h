@@ -1,0 +1,154 @@
+/* maps - Postfix lookup tables: "type:name" lists, lookups, address keys */
+#ifndef MAPS_MAPS_H
+#define MAPS_MAPS_H
+
+/*
+ * How a consumer uses tables (smtp_generic_maps, smtp_sasl_password_maps,
+ * smtp_tls_policy_maps, ...):
+ *
+ *   pre_init hook (before chroot and privilege drop, so that files and
+ *   sockets outside the chroot can be opened):
+ *	generic = maps_create("smtp_generic_maps", var_smtp_generic_maps,
+ *			      MAPS_FLAGS_DEFAULT);
+ *   pre_accept hook (Postfix's restart check):
+ *	if ((name = maps_changed()) != NULL) {
+ *		msg_info("table %s has changed -- restarting", name);
+ *		exit(0);
+ *	}
+ *   per lookup:
+ *	value = maps_find(generic, key, 0);
+ *	if (value == NULL && generic->error != 0)
+ *		-> defer ("4.3.0 ... lookup error"), never "not found".
+ *
+ * The spec is Postfix's table list: "type:name" items separated by
+ * commas and/or whitespace; braces group an item that contains those
+ * (inline:{a=b, c=d}, unionmap:{hash:/x, cidr:/y}, static:{a b}).  An
+ * empty spec gives an empty list (every lookup: not found).
+ *
+ * Errors, as Postfix 3.7 does them:
+ *  - an item without ":" is a fatal error (a configuration typo);
+ *  - a table that cannot be opened (unknown type, missing or unreadable
+ *    file, bad inline syntax) logs "warning: TYPE:NAME is unavailable.
+ *    REASON" and stays in the list as a stand-in whose every lookup fails
+ *    with MAPS_ERR_CONFIG: callers defer, mail is never mis-delivered;
+ *  - a bad rule inside a cidr/regexp/pcre file is a warning naming the
+ *    file and line; that rule is skipped (Postfix does the same);
+ *  - a lookup that fails (proxymap unreachable, fail: table, a table
+ *    above) makes maps_find() return NULL with maps->error set.
+ *
+ * Tables of the same "type:name" and flags are opened once per process
+ * and shared between lists.  Lookup results stay valid until the next
+ * lookup in the same list.
+ */
+
+/* Flags, numerically equal to Postfix's DICT_FLAG_* (proxymap needs that). */
+#define MAPS_FLAG_FIXED		(1 << 4)	/* table has fixed-string keys */
+#define MAPS_FLAG_PATTERN	(1 << 5)	/* table keys are patterns */
+#define MAPS_FLAG_LOCK		(1 << 6)	/* shared lock around lookups */
+#define MAPS_FLAG_FOLD_FIX	(1 << 14)	/* lowercase keys, fixed tables */
+#define MAPS_FLAG_FOLD_MUL	(1 << 15)	/* lowercase keys, pattern tables */
+#define MAPS_FLAG_UTF8_REQUEST	(1 << 19)
+
+/* What Postfix daemons pass when they open a parameter's tables. */
+#define MAPS_FLAGS_DEFAULT	(MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX \
+				 | MAPS_FLAG_UTF8_REQUEST)
+
+/* maps->error values (Postfix's DICT_ERR_*) */
+#define MAPS_ERR_NONE		0	/* found, or not found */
+#define MAPS_ERR_RETRY		(-1)	/* temporary failure: defer */
+#define MAPS_ERR_CONFIG		(-2)	/* configuration error: defer */
+
+struct map;
+
+struct maps {
+	char *title;		/* parameter name, for messages */
+	int error;		/* of the last lookup: MAPS_ERR_* */
+	int count;
+	struct map **tables;	/* shared handles, reference counted */
+};
+
+struct maps *maps_create(const char *title, const char *spec, int flags);
+void maps_free(struct maps *maps);
+
+/*
+ * maps_find - search the tables in order; the first answer wins.  flags
+ * 0 asks every table; MAPS_FLAG_FIXED asks only fixed-string tables
+ * (hash, texthash, inline, ...), as Postfix does for partial keys like
+ * "@domain" that regexp tables must not see.  An empty key is never
+ * looked up.  An empty value in a table is a configuration error.
+ */
+const char *maps_find(struct maps *maps, const char *key, int flags);
+
+/*
+ * maps_changed - the name of the first file-based table (hash:, btree:)
+ * whose file was replaced or modified since it was opened, else NULL.
+ */
+const char *maps_changed(void);
+
+/*
+ * maps_addr_find - Postfix's mail_addr_find(): look up an address in
+ * the order user+ext@domain, user@domain (ext stripped), then, when the
+ * domain is local, user+ext and user (LOCALPART_IF_LOCAL) or user+ext@
+ * and user@ (LOCALPART_AT_IF_LOCAL), then @domain, then domain (and its
+ * parents with PDMS/PDDMDS), then user@ (LOCALPART_AT).  Partial keys
+ * only go to fixed-string tables.  Keys are the internal (unquoted)
+ * form.  When the answer came from a key without the extension and extp
+ * is not NULL, *extp gets the extension with its delimiter (xmalloc'd).
+ */
+#define MAPS_ADDR_FULL			(1 << 0)
+#define MAPS_ADDR_NOEXT			(1 << 1)
+#define MAPS_ADDR_LOCALPART_IF_LOCAL	(1 << 2)
+#define MAPS_ADDR_LOCALPART_AT_IF_LOCAL	(1 << 3)
+#define MAPS_ADDR_AT_DOMAIN		(1 << 4)
+#define MAPS_ADDR_DOMAIN		(1 << 5)
+#define MAPS_ADDR_PDMS			(1 << 6)
+#define MAPS_ADDR_PDDMDS		(1 << 7)
+#define MAPS_ADDR_LOCALPART_AT		(1 << 8)
+#define MAPS_ADDR_DEFAULT	(MAPS_ADDR_FULL | MAPS_ADDR_NOEXT \
+				 | MAPS_ADDR_LOCALPART_IF_LOCAL \
+				 | MAPS_ADDR_AT_DOMAIN)
+
+struct maps_addr_opts {
+	int strategy;		/* MAPS_ADDR_*; 0 means MAPS_ADDR_DEFAULT */
+	const char *rcpt_delim;	/* recipient_delimiter ("" or NULL: none) */
+	/* 1 = local ($myorigin, $mydestination, ...), 0 = not, -1 = error
+	 * (becomes MAPS_ERR_RETRY).  NULL: no domain is local. */
+	int (*is_local)(const char *domain, void *ctx);
+	void *ctx;
+};
+
+const char *maps_addr_find(struct maps *maps, const char *address,
+			   const struct maps_addr_opts *opts, char **extp);
+
+/*
+ * Domain lists (fast_flush_domains, smtp_connection_cache_destinations,
+ * ...), Postfix's domain_list: patterns are names, ".parent" names,
+ * "/file/name" (more patterns, one or more per line), "type:table"
+ * (looked up with the name, then its parent domains if the table has
+ * fixed keys), each optionally negated with "!".  The first matching
+ * pattern decides.  With parent_matches_sub (Postfix's
+ * parent_domain_matches_subdomains lists the parameter), "example.com"
+ * also matches "sub.example.com".  match returns 1 (matched), 0 (no
+ * match or, with list->error set, a table lookup error).
+ */
+struct maps_domain_list {
+	char *title;
+	int error;
+	int parent_matches_sub;
+	int count;
+	struct maps_domain_pattern *patterns;
+};
+
+struct maps_domain_list *maps_domain_list_create(const char *title,
+						 const char *spec,
+						 int parent_matches_sub);
+int maps_domain_list_match(struct maps_domain_list *list, const char *name);
+void maps_domain_list_free(struct maps_domain_list *list);
+
+/* Split a Postfix list (commas/whitespace, {} grouping): NULL-terminated
+ * xmalloc'd vector; free with maps_argv_free().  Braces that enclose a
+ * whole item are removed ("{a b}" -> "a b"). */
+char **maps_split_list(const char *spec, int strip_outer_braces);
+void maps_argv_free(char **argv);
+
+#endif

@@ -1,0 +1,529 @@
+/*
+ * map_regexp - regexp: tables (POSIX regex) and the rule-file engine
+ * shared with pcre:
+ *
+ * map_regexp_open() loads a regexp: file; map_regexp_load() is the
+ * engine that map_pcre.c also uses.  A file holds rules, tried in order
+ * until one matches:
+ *
+ *	/pattern/flags result		a match gives result, with $1..$9,
+ *	!/pattern/flags result		${n} and $$ substituted
+ *	/pattern/!/pattern2/ result	(regexp: only) both must hold
+ *	if /pattern/flags		rules up to the matching endif are
+ *	endif				tried only if pattern matches
+ *
+ * Any character may delimit a pattern; a backslash escapes it.  Rules
+ * that Postfix would reject (bad pattern, unknown flag, $n beyond the
+ * groups) are skipped with Postfix's warning.  The whole key is matched;
+ * it is lowercased only with MAPS_FLAG_FOLD_MUL (case is the 'i' flag's
+ * business).  Files are read at open time and not watched.
+ */
+#include <ctype.h>
+#include <regex.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "maps/maps.h"
+#include "util/msg.h"
+#include "util/xmalloc.h"
+
+#include "map.h"
+
+enum rule_op { RULE_MATCH, RULE_IF, RULE_ENDIF };
+
+struct rule {
+	enum rule_op op;
+	int lineno;
+	void *re1, *re2;	/* re2: the optional second pattern */
+	int match1, match2;	/* 1 = must match, 0 = must not */
+	char *repl;		/* RULE_MATCH */
+	size_t nsub;		/* groups of re1 */
+	size_t endif;		/* RULE_IF: index of its ENDIF (or end) */
+};
+
+struct map_re {
+	const struct map_re_engine *eng;
+	struct rule *rules;
+	size_t count;
+	long *ovec;
+	size_t ovec_pairs;
+};
+
+struct pat {
+	char *text;
+	int match;
+	int options;
+};
+
+/* get_pat - parse [!...]DELIM pattern DELIM flags; 0 after a warning */
+static int
+get_pat(struct map *map, const struct map_re_engine *eng, int lineno,
+	char **bufp, struct pat *pat, int stop_at_bang)
+{
+	char *p = *bufp;
+	char delim;
+
+	pat->match = 1;
+	for (;; p++) {
+		if (*p == '!')
+			pat->match = !pat->match;
+		else if (!isspace((unsigned char)*p))
+			break;
+	}
+	if (*p == 0) {
+		msg_warn("%s map %s, line %d: no regexp: skipping this rule",
+			 eng->kind, map->name, lineno);
+		return 0;
+	}
+	delim = *p++;
+	pat->text = p;
+	for (; *p; p++) {
+		if (*p == '\\') {
+			if (p[1] == 0)
+				break;
+			p++;
+		} else if (*p == delim) {
+			break;
+		}
+	}
+	if (*p == 0) {
+		msg_warn("%s map %s, line %d: no closing regexp delimiter "
+			 "\"%c\": %s this rule", eng->kind, map->name, lineno,
+			 delim, strcmp(eng->kind, "pcre") == 0 ? "ignoring"
+			 : "skipping");
+		return 0;
+	}
+	*p++ = 0;
+	pat->options = eng->default_options;
+	for (; *p && !isspace((unsigned char)*p)
+	     && !(stop_at_bang && *p == '!'); p++) {
+		int r = eng->option(*p, &pat->options);
+
+		if (r < 0) {
+			msg_warn("%s map %s, line %d: unknown regexp option "
+				 "\"%c\": skipping this rule", eng->kind,
+				 map->name, lineno, *p);
+			return 0;
+		}
+		if (r > 0)
+			msg_warn("%s map %s, line %d: ignoring obsolete regexp "
+				 "option \"%c\"", eng->kind, map->name, lineno,
+				 *p);
+	}
+	*bufp = p;
+	return 1;
+}
+
+/* subst_ref - parse a $ reference at p; returns its length, sets *name */
+static size_t
+subst_ref(const char *p, const char **name, size_t *nlen)
+{
+	const char *q;
+
+	if (p[1] == '{' || p[1] == '(') {
+		char close = p[1] == '{' ? '}' : ')';
+
+		if ((q = strchr(p + 2, close)) == NULL)
+			return 0;
+		*name = p + 2;
+		*nlen = (size_t)(q - p - 2);
+		return (size_t)(q - p + 1);
+	}
+	for (q = p + 1; isalnum((unsigned char)*q) || *q == '_'; q++)
+		;
+	*name = p + 1;
+	*nlen = (size_t)(q - p - 1);
+	return (size_t)(q - p);
+}
+
+/* subst_scan - check $n references; -1 after a warning, else highest n */
+static long
+subst_scan(struct map *map, const char *kind, int lineno, const char *repl)
+{
+	long max_sub = 0;
+
+	for (const char *p = repl; *p; p++) {
+		const char *name;
+		size_t nlen, len;
+		long n = 0;
+
+		if (*p != '$')
+			continue;
+		if (p[1] == '$') {
+			p++;
+			continue;
+		}
+		if ((len = subst_ref(p, &name, &nlen)) == 0) {
+			msg_warn("%s map %s, line %d: bad replacement syntax: "
+				 "skipping this rule", kind, map->name, lineno);
+			return -1;
+		}
+		if (nlen == 0)
+			continue;	/* a lone '$' is literal */
+		for (size_t i = 0; i < nlen; i++) {
+			if (!isdigit((unsigned char)name[i])) {
+				msg_warn("%s map %s, line %d: non-numeric "
+					 "replacement index \"%.*s\"", kind,
+					 map->name, lineno, (int)nlen, name);
+				msg_warn("%s map %s, line %d: bad replacement "
+					 "syntax: skipping this rule", kind,
+					 map->name, lineno);
+				return -1;
+			}
+			n = n * 10 + (name[i] - '0');
+			if (n > 100000)
+				n = 100000;
+		}
+		if (n > max_sub)
+			max_sub = n;
+		p += len - 1;
+	}
+	return max_sub;
+}
+
+/* subst_expand - the result with group references filled in */
+static void
+subst_expand(struct strbuf *out, const char *repl, const char *subject,
+	     const long *ovec, size_t nsub)
+{
+	strbuf_reset(out);
+	for (const char *p = repl; *p; p++) {
+		const char *name;
+		size_t nlen, len;
+		size_t n = 0;
+
+		if (*p != '$' || p[1] == 0) {
+			strbuf_putc(out, *p);
+			continue;
+		}
+		if (p[1] == '$') {
+			strbuf_putc(out, '$');
+			p++;
+			continue;
+		}
+		len = subst_ref(p, &name, &nlen);
+		if (len == 0 || nlen == 0) {
+			strbuf_putc(out, *p);
+			continue;
+		}
+		for (size_t i = 0; i < nlen; i++)
+			n = n * 10 + (size_t)(name[i] - '0');
+		if (n <= nsub && ovec[2 * n] >= 0)
+			strbuf_append(out, subject + ovec[2 * n],
+				      (size_t)(ovec[2 * n + 1] - ovec[2 * n]));
+		p += len - 1;
+	}
+}
+
+/* compile_pat - compile one parsed pattern, warn on failure */
+static void *
+compile_pat(struct map *map, const struct map_re_engine *eng, int lineno,
+	    struct pat *pat, int nosub, size_t *nsub)
+{
+	char *why = NULL;
+	void *re = eng->compile(pat->text, pat->options, nosub, nsub, &why);
+
+	if (re == NULL) {
+		msg_warn("%s map %s, line %d: %s", eng->kind, map->name, lineno,
+			 why ? why : "bad regular expression");
+		free(why);
+	}
+	return re;
+}
+
+/* add_rule - append a rule */
+static struct rule *
+add_rule(struct map_re *mr, enum rule_op op, int lineno)
+{
+	struct rule *r;
+
+	mr->rules = xrealloc(mr->rules, (mr->count + 1) * sizeof(*r));
+	r = &mr->rules[mr->count++];
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->lineno = lineno;
+	return r;
+}
+
+/* parse_rule - one logical line into zero or one rule */
+static void
+parse_rule(struct map *map, struct map_re *mr, char *p, int lineno,
+	   size_t *stack, size_t *depth)
+{
+	const struct map_re_engine *eng = mr->eng;
+	struct pat p1, p2;
+	int is_regexp = strcmp(eng->kind, "regexp") == 0;
+	size_t nsub = 0, nsub2;
+
+	if (!isalnum((unsigned char)*p)) {
+		long max_sub;
+		void *re1, *re2 = NULL;
+
+		if (!get_pat(map, eng, lineno, &p, &p1, is_regexp))
+			return;
+		p2.text = NULL;
+		if (*p == '!' && is_regexp
+		    && !get_pat(map, eng, lineno, &p, &p2, 0))
+			return;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == 0)
+			msg_warn("%s map %s, line %d: no replacement text: "
+				 "using empty string", eng->kind, map->name,
+				 lineno);
+		if ((max_sub = subst_scan(map, eng->kind, lineno, p)) < 0)
+			return;
+		if (max_sub > 0 && p1.match == 0) {
+			msg_warn("%s map %s, line %d: $number found in negative "
+				 "match replacement text: skipping this rule",
+				 eng->kind, map->name, lineno);
+			return;
+		}
+		if ((re1 = compile_pat(map, eng, lineno, &p1, max_sub == 0,
+				       &nsub)) == NULL)
+			return;
+		if ((size_t)max_sub > nsub) {
+			msg_warn("%s map %s, line %d: out of range replacement "
+				 "index \"%ld\": skipping this rule",
+				 eng->kind, map->name, lineno, max_sub);
+			eng->free(re1);
+			return;
+		}
+		if (p2.text && (re2 = compile_pat(map, eng, lineno, &p2, 1,
+						  &nsub2)) == NULL) {
+			eng->free(re1);
+			return;
+		}
+		struct rule *r = add_rule(mr, RULE_MATCH, lineno);
+
+		r->re1 = re1;
+		r->match1 = p1.match;
+		r->re2 = re2;
+		r->match2 = p2.text ? p2.match : 1;
+		r->repl = xstrdup(p);
+		r->nsub = nsub;
+		if (nsub + 1 > mr->ovec_pairs)
+			mr->ovec_pairs = nsub + 1;
+	} else if (strncasecmp(p, "if", 2) == 0 && !isalnum((unsigned char)p[2])) {
+		void *re;
+
+		p += 2;
+		if (!get_pat(map, eng, lineno, &p, &p1, 0))
+			return;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p) {
+			msg_warn("%s map %s, line %d: ignoring extra text after "
+				 "IF statement: \"%s\"", eng->kind, map->name,
+				 lineno, p);
+			msg_warn("%s map %s, line %d: do not prepend whitespace "
+				 "to statements between IF and ENDIF",
+				 eng->kind, map->name, lineno);
+		}
+		if ((re = compile_pat(map, eng, lineno, &p1, 1, &nsub)) == NULL)
+			return;
+		struct rule *r = add_rule(mr, RULE_IF, lineno);
+
+		r->re1 = re;
+		r->match1 = p1.match;
+		if (*depth < 100)
+			stack[(*depth)++] = mr->count - 1;
+	} else if (strncasecmp(p, "endif", 5) == 0
+		   && !isalnum((unsigned char)p[5])) {
+		if (*depth == 0) {
+			msg_warn("%s map %s, line %d: ignoring ENDIF without "
+				 "matching IF", eng->kind, map->name, lineno);
+			return;
+		}
+		for (p += 5; isspace((unsigned char)*p); p++)
+			;
+		if (*p)
+			msg_warn("%s map %s, line %d: ignoring extra text after "
+				 "ENDIF", eng->kind, map->name, lineno);
+		add_rule(mr, RULE_ENDIF, lineno);
+		mr->rules[stack[--(*depth)]].endif = mr->count - 1;
+	} else {
+		msg_warn("%s map %s, line %d: ignoring unrecognized request",
+			 eng->kind, map->name, lineno);
+	}
+}
+
+/* rule_match - run one expression; 1 when it matched */
+static int
+rule_match(struct map_re *mr, void *re, const char *key, size_t nsub)
+{
+	for (size_t i = 0; i < 2 * mr->ovec_pairs; i++)
+		mr->ovec[i] = -1;
+	return mr->eng->exec(re, key, mr->ovec, nsub) > 0;
+}
+
+/* map_regexp_lookup - try the rules in order */
+static const char *
+map_regexp_lookup(struct map *map, const char *key)
+{
+	struct map_re *mr = map->priv;
+
+	key = map_fold(map, key, MAPS_FLAG_FOLD_MUL);
+	for (size_t i = 0; i < mr->count; i++) {
+		struct rule *r = &mr->rules[i];
+
+		switch (r->op) {
+		case RULE_IF:
+			if (rule_match(mr, r->re1, key, 0) != r->match1)
+				i = r->endif;
+			break;
+		case RULE_ENDIF:
+			break;
+		case RULE_MATCH:
+			if (rule_match(mr, r->re1, key, r->nsub) != r->match1)
+				break;
+			if (r->re2 && rule_match(mr, r->re2, key, 0) != r->match2)
+				break;
+			/* re2 did not touch groups: it was compiled nosub,
+			 * but re-run re1 to be sure the offsets are its. */
+			if (r->re2 && r->match1)
+				rule_match(mr, r->re1, key, r->nsub);
+			subst_expand(&map->result, r->repl, key, mr->ovec,
+				     r->match1 ? r->nsub : 0);
+			return strbuf_str(&map->result);
+		}
+	}
+	return NULL;
+}
+
+/* map_regexp_close - free the rules */
+static void
+map_regexp_close(struct map *map)
+{
+	struct map_re *mr = map->priv;
+
+	if (mr == NULL)
+		return;
+	for (size_t i = 0; i < mr->count; i++) {
+		if (mr->rules[i].re1)
+			mr->eng->free(mr->rules[i].re1);
+		if (mr->rules[i].re2)
+			mr->eng->free(mr->rules[i].re2);
+		free(mr->rules[i].repl);
+	}
+	free(mr->rules);
+	free(mr->ovec);
+	free(mr);
+	map->priv = NULL;
+}
+
+/* map_regexp_load - read a rule file with the given engine */
+int
+map_regexp_load(struct map *map, const struct map_re_engine *eng,
+		char **why)
+{
+	struct map_re *mr = xcalloc(1, sizeof(*mr));
+	struct strbuf line = STRBUF_INIT;
+	struct map_reader rd;
+	size_t stack[100], depth = 0;
+
+	mr->eng = eng;
+	mr->ovec_pairs = 1;
+	map->priv = mr;
+	map->lookup = map_regexp_lookup;
+	map->close = map_regexp_close;
+	map->flags |= MAPS_FLAG_PATTERN;
+	if (map_reader_open(&rd, map->name) < 0) {
+		*why = xasprintf("open %s: %m", map->name);
+		return -1;
+	}
+	while (map_reader_next(&rd, &line))
+		parse_rule(map, mr, line.data, rd.lineno, stack, &depth);
+	if (depth > 0)
+		msg_warn("%s map %s, line %d: IF has no matching ENDIF",
+			 eng->kind, map->name,
+			 mr->rules[stack[depth - 1]].lineno);
+	while (depth > 0)
+		mr->rules[stack[--depth]].endif = mr->count;
+	map_reader_close(&rd);
+	strbuf_release(&line);
+	mr->ovec = xcalloc(2 * mr->ovec_pairs, sizeof(*mr->ovec));
+	return 0;
+}
+
+/*
+ * The POSIX engine.
+ */
+
+/* posix_option - i, m, x toggle REG_ICASE, REG_NEWLINE, REG_EXTENDED */
+static int
+posix_option(int c, int *options)
+{
+	switch (c) {
+	case 'i':
+		*options ^= REG_ICASE;
+		return 0;
+	case 'm':
+		*options ^= REG_NEWLINE;
+		return 0;
+	case 'x':
+		*options ^= REG_EXTENDED;
+		return 0;
+	}
+	return -1;
+}
+
+/* posix_compile - regcomp() */
+static void *
+posix_compile(const char *pattern, int options, int nosub, size_t *nsub,
+	      char **why)
+{
+	regex_t *re = xmalloc(sizeof(*re));
+	int err;
+
+	if ((err = regcomp(re, pattern, options | (nosub ? REG_NOSUB : 0)))
+	    != 0) {
+		char buf[256];
+
+		regerror(err, re, buf, sizeof(buf));
+		*why = xstrdup(buf);
+		free(re);
+		return NULL;
+	}
+	*nsub = re->re_nsub;
+	return re;
+}
+
+/* posix_exec - regexec() */
+static int
+posix_exec(void *re, const char *subject, long *ovec, size_t nsub)
+{
+	regmatch_t pm[nsub + 1];
+	int err;
+
+	err = regexec(re, subject, nsub + 1, pm, 0);
+	if (err == REG_NOMATCH)
+		return 0;
+	if (err != 0)
+		return -1;
+	for (size_t i = 0; i <= nsub; i++) {
+		ovec[2 * i] = pm[i].rm_so;
+		ovec[2 * i + 1] = pm[i].rm_eo;
+	}
+	return 1;
+}
+
+/* posix_free - regfree() */
+static void
+posix_free(void *re)
+{
+	regfree(re);
+	free(re);
+}
+
+static const struct map_re_engine posix_engine = {
+	"regexp", REG_EXTENDED | REG_ICASE, posix_option, posix_compile,
+	posix_exec, posix_free,
+};
+
+/* map_regexp_open - regexp:/path */
+int
+map_regexp_open(struct map *map, char **why)
+{
+	return map_regexp_load(map, &posix_engine, why);
+}

@@ -1,0 +1,570 @@
+/*
+ * maps - lists of Postfix lookup tables
+ *
+ * maps_create() opens the "type:name" items of a parameter value (each
+ * table once per process: a registry shares handles); maps_find() asks
+ * them in order; maps_changed() tells the restart check which file-based
+ * table was rebuilt; maps_addr_find() is the address search order of
+ * Postfix's mail_addr_find(); maps_domain_list_*() is its domain_list
+ * matcher.  map_open() dispatches "type:" to the table modules and
+ * replaces a table that cannot be opened by a stand-in that fails every
+ * lookup, so that a broken table defers mail instead of answering "not
+ * found".
+ *
+ * SEE ALSO: include/maps/maps.h, src/maps/map.h, Postfix's maps(3),
+ * dict_open(3), mail_addr_find(3), match_list(3).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "maps/maps.h"
+#include "util/msg.h"
+#include "util/strbuf.h"
+#include "util/xmalloc.h"
+
+#include "map.h"
+
+/* Table types: one row each. */
+static const struct map_type {
+	const char *type;
+	map_open_fn open;
+} map_types[] = {
+	{ "hash", map_db_open_hash },
+	{ "btree", map_db_open_btree },
+	{ "texthash", map_text_open_texthash },
+	{ "inline", map_text_open_inline },
+	{ "static", map_static_open },
+	{ "fail", map_static_open_fail },
+	{ "environ", map_static_open_environ },
+	{ "cidr", map_cidr_open },
+	{ "regexp", map_regexp_open },
+	{ "pcre", map_pcre_open },
+	{ "unionmap", map_union_open_unionmap },
+	{ "pipemap", map_union_open_pipemap },
+	{ "proxy", map_proxy_open },
+};
+
+static struct map *map_registry;
+
+/* maps_split_list - split a list on commas and white space, honouring {} */
+char **
+maps_split_list(const char *spec, int strip_outer_braces)
+{
+	size_t n = 0, cap = 8;
+	char **argv = xmalloc(cap * sizeof(*argv));
+	const char *cp = spec ? spec : "";
+
+	for (;;) {
+		const char *start;
+		int depth = 0;
+
+		while (*cp && (*cp == ',' || isspace((unsigned char)*cp)))
+			cp++;
+		if (*cp == 0)
+			break;
+		start = cp;
+		for (; *cp; cp++) {
+			if (*cp == '{')
+				depth++;
+			else if (*cp == '}' && depth > 0)
+				depth--;
+			else if (depth == 0 && (*cp == ','
+					       || isspace((unsigned char)*cp)))
+				break;
+		}
+		if (n + 2 > cap)
+			argv = xrealloc(argv, (cap *= 2) * sizeof(*argv));
+		if (strip_outer_braces && *start == '{' && cp - start >= 2
+		    && cp[-1] == '}') {
+			const char *s = start + 1, *e = cp - 1;
+
+			while (s < e && isspace((unsigned char)*s))
+				s++;
+			while (e > s && isspace((unsigned char)e[-1]))
+				e--;
+			argv[n++] = xstrndup(s, (size_t)(e - s));
+		} else {
+			argv[n++] = xstrndup(start, (size_t)(cp - start));
+		}
+	}
+	argv[n] = NULL;
+	return argv;
+}
+
+/* maps_argv_free - free what maps_split_list() made */
+void
+maps_argv_free(char **argv)
+{
+	if (argv == NULL)
+		return;
+	for (char **ap = argv; *ap; ap++)
+		free(*ap);
+	free(argv);
+}
+
+/* standin_lookup - the stand-in for a table that could not be opened */
+static const char *
+standin_lookup(struct map *map, const char *key)
+{
+	map->error = MAPS_ERR_CONFIG;
+	return NULL;
+}
+
+/* map_fold - the key, lowercased into map->fold when the flag is set */
+const char *
+map_fold(struct map *map, const char *key, int fold_flag)
+{
+	if ((map->flags & fold_flag) == 0)
+		return key;
+	strbuf_set(&map->fold, key);
+	for (char *cp = map->fold.data; cp && *cp; cp++)
+		*cp = (char)tolower((unsigned char)*cp);
+	return strbuf_str(&map->fold);
+}
+
+/* map_open - open a table by "type:name", sharing an open one */
+struct map *
+map_open(const char *spec, int flags)
+{
+	const char *colon = strchr(spec, ':');
+	const struct map_type *mt = NULL;
+	struct map *map;
+	char *why = NULL;
+
+	if (colon == NULL || colon == spec || colon[1] == 0)
+		msg_fatal("open dictionary: expecting \"type:name\" form "
+			  "instead of \"%s\"", spec);
+	for (map = map_registry; map; map = map->next) {
+		if (strcmp(map->spec, spec) == 0
+		    && (map->flags & ~(MAPS_FLAG_FIXED | MAPS_FLAG_PATTERN))
+		    == flags) {
+			map->refs++;
+			return map;
+		}
+	}
+	map = xcalloc(1, sizeof(*map));
+	map->type = xstrndup(spec, (size_t)(colon - spec));
+	map->name = xstrdup(colon + 1);
+	map->spec = xstrdup(spec);
+	map->flags = flags;
+	map->refs = 1;
+	map->stat_fd = -1;
+	strbuf_init(&map->fold, 0);
+	strbuf_init(&map->result, 0);
+	for (size_t i = 0; i < sizeof(map_types) / sizeof(map_types[0]); i++)
+		if (strcmp(map_types[i].type, map->type) == 0)
+			mt = &map_types[i];
+	if (mt == NULL)
+		why = xasprintf("unsupported dictionary type: %s", map->type);
+	else if (mt->open(map, &why) < 0 && why == NULL)
+		why = xstrdup("open failed");
+	if (why) {
+		/* Postfix's dict_surrogate(): warn now, fail every lookup. */
+		msg_warn("%s:%s is unavailable. %s", map->type, map->name, why);
+		free(why);
+		if (map->close)
+			map->close(map);
+		map->close = NULL;
+		map->priv = NULL;
+		if (map->stat_fd >= 0)
+			close(map->stat_fd);
+		map->stat_fd = -1;
+		map->lookup = standin_lookup;
+		map->flags |= MAPS_FLAG_FIXED | MAPS_FLAG_PATTERN;
+	}
+	map->next = map_registry;
+	map_registry = map;
+	return map;
+}
+
+/* map_get - one lookup, with error reset */
+const char *
+map_get(struct map *map, const char *key)
+{
+	map->error = 0;
+	return map->lookup(map, key);
+}
+
+/* map_close - drop one reference */
+void
+map_close(struct map *map)
+{
+	struct map **mp;
+
+	if (map == NULL || --map->refs > 0)
+		return;
+	for (mp = &map_registry; *mp; mp = &(*mp)->next) {
+		if (*mp == map) {
+			*mp = map->next;
+			break;
+		}
+	}
+	if (map->close)
+		map->close(map);
+	if (map->stat_fd >= 0)
+		close(map->stat_fd);
+	strbuf_release(&map->fold);
+	strbuf_release(&map->result);
+	free(map->type);
+	free(map->name);
+	free(map->spec);
+	free(map);
+}
+
+/* maps_create - open every table of a list */
+struct maps *
+maps_create(const char *title, const char *spec, int flags)
+{
+	struct maps *maps = xcalloc(1, sizeof(*maps));
+	char **argv = maps_split_list(spec, 0);
+	int n = 0;
+
+	while (argv[n])
+		n++;
+	maps->title = xstrdup(title);
+	maps->tables = xcalloc((size_t)n + 1, sizeof(*maps->tables));
+	for (int i = 0; i < n; i++)
+		maps->tables[maps->count++] = map_open(argv[i], flags);
+	maps_argv_free(argv);
+	return maps;
+}
+
+/* maps_free - close a list's tables */
+void
+maps_free(struct maps *maps)
+{
+	if (maps == NULL)
+		return;
+	for (int i = 0; i < maps->count; i++)
+		map_close(maps->tables[i]);
+	free(maps->tables);
+	free(maps->title);
+	free(maps);
+}
+
+/* maps_find - search the list; first answer wins, an error stops */
+const char *
+maps_find(struct maps *maps, const char *key, int flags)
+{
+	const char *value;
+
+	maps->error = 0;
+	if (*key == 0)
+		return NULL;
+	for (int i = 0; i < maps->count; i++) {
+		struct map *map = maps->tables[i];
+
+		if (flags != 0 && (map->flags & flags) == 0)
+			continue;
+		if ((value = map_get(map, key)) != NULL) {
+			if (*value == 0) {
+				msg_warn("%s lookup of %s returns an empty "
+					 "string result", maps->title, key);
+				msg_warn("%s should return NO RESULT in case "
+					 "of NOT FOUND", maps->title);
+				maps->error = MAPS_ERR_CONFIG;
+				return NULL;
+			}
+			if (msg_verbose)
+				msg_info("maps_find: %s: %s: %s = %.100s",
+					 maps->title, map->spec, key, value);
+			return value;
+		}
+		if ((maps->error = map->error) != 0) {
+			msg_warn("%s:%s lookup error for \"%s\"", map->type,
+				 map->name, key);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* maps_changed - the first rebuilt or removed file-based table */
+const char *
+maps_changed(void)
+{
+	struct stat st;
+
+	for (struct map *map = map_registry; map; map = map->next) {
+		if (map->stat_fd < 0)
+			continue;
+		if (fstat(map->stat_fd, &st) < 0)
+			msg_fatal("maps_changed: fstat: %m");
+		if (st.st_mtime != map->mtime || st.st_nlink == 0)
+			return map->spec;
+	}
+	return NULL;
+}
+
+/*
+ * Address lookups (mail_addr_find).  Partial keys are looked up in
+ * fixed-string tables only, so that a regexp table sees whole addresses.
+ */
+#define FULL_KEY	0
+#define PARTIAL_KEY	MAPS_FLAG_FIXED
+
+/* addr_find_local - "user" or "user@" from the full and bare keys */
+static const char *
+addr_find_local(struct maps *maps, const char *full, const char *bare,
+		int with_at, char **extp, char **saved_ext)
+{
+	const char *result = NULL;
+	const char *keys[2] = { full, bare };
+	struct strbuf key = STRBUF_INIT;
+
+	for (int i = 0; i < 2 && keys[i] && result == NULL
+	     && maps->error == 0; i++) {
+		const char *at = strrchr(keys[i], '@');
+
+		strbuf_reset(&key);
+		strbuf_append(&key, keys[i], (size_t)(at - keys[i]) + !!with_at);
+		result = maps_find(maps, strbuf_str(&key), PARTIAL_KEY);
+		if (result && i == 1 && extp) {
+			*extp = *saved_ext;
+			*saved_ext = NULL;
+		}
+	}
+	strbuf_release(&key);
+	return result;
+}
+
+/* strip_ext - user+foo@domain -> user@domain, *ext = "+foo"; NULL if none */
+static char *
+strip_ext(const char *addr, const char *delims, char **ext)
+{
+	const char *at = strrchr(addr, '@');
+	size_t ulen = at ? (size_t)(at - addr) : strlen(addr);
+	size_t i;
+
+	/* Postfix leaves owner-foo and foo-request alone; the delimiter
+	 * must not start the local part. */
+	for (i = 1; i < ulen; i++)
+		if (strchr(delims, addr[i]))
+			break;
+	if (i >= ulen)
+		return NULL;
+	*ext = xstrndup(addr + i, ulen - i);
+	return xasprintf("%.*s%s", (int)i, addr, at ? at : "");
+}
+
+/* maps_addr_find - mail_addr_find()'s search order */
+const char *
+maps_addr_find(struct maps *maps, const char *address,
+	       const struct maps_addr_opts *opts, char **extp)
+{
+	int strategy = opts && opts->strategy ? opts->strategy
+		: MAPS_ADDR_DEFAULT;
+	const char *delims = opts && opts->rcpt_delim ? opts->rcpt_delim : "";
+	char *bare = NULL, *saved_ext = NULL;
+	const char *result = NULL;
+	const char *at;
+
+	maps->error = 0;
+	if (*delims && (strategy & MAPS_ADDR_NOEXT))
+		bare = strip_ext(address, delims, &saved_ext);
+	if (strategy & MAPS_ADDR_FULL)
+		result = maps_find(maps, address, FULL_KEY);
+	if (result == NULL && maps->error == 0 && bare
+	    && (result = maps_find(maps, bare, PARTIAL_KEY)) != NULL
+	    && extp) {
+		*extp = saved_ext;
+		saved_ext = NULL;
+	}
+	at = strrchr(address, '@');
+	if (result == NULL && maps->error == 0 && at
+	    && (strategy & (MAPS_ADDR_LOCALPART_IF_LOCAL
+			    | MAPS_ADDR_LOCALPART_AT_IF_LOCAL))) {
+		int local = opts && opts->is_local
+			? opts->is_local(at + 1, opts->ctx) : 0;
+
+		if (local > 0) {
+			if (strategy & MAPS_ADDR_LOCALPART_IF_LOCAL)
+				result = addr_find_local(maps, address, bare,
+							 0, extp, &saved_ext);
+			if (result == NULL && maps->error == 0
+			    && (strategy & MAPS_ADDR_LOCALPART_AT_IF_LOCAL))
+				result = addr_find_local(maps, address, bare,
+							 1, extp, &saved_ext);
+		} else if (local < 0) {
+			maps->error = MAPS_ERR_RETRY;
+		}
+	}
+	if (result == NULL && maps->error == 0 && at
+	    && (strategy & MAPS_ADDR_AT_DOMAIN))
+		result = maps_find(maps, at, PARTIAL_KEY);
+	if (result == NULL && maps->error == 0 && at
+	    && (strategy & MAPS_ADDR_DOMAIN)) {
+		const char *name = at + 1, *next;
+
+		while (*name) {
+			if ((result = maps_find(maps, name, PARTIAL_KEY))
+			    || maps->error
+			    || !(strategy & (MAPS_ADDR_PDMS | MAPS_ADDR_PDDMDS))
+			    || (next = strchr(name + 1, '.')) == NULL)
+				break;
+			name = (strategy & MAPS_ADDR_PDDMDS) ? next : next + 1;
+		}
+	}
+	if (result == NULL && maps->error == 0 && at
+	    && (strategy & MAPS_ADDR_LOCALPART_AT))
+		result = addr_find_local(maps, address, bare, 1, extp,
+					 &saved_ext);
+	free(bare);
+	free(saved_ext);
+	return result;
+}
+
+/*
+ * Domain lists.
+ */
+struct maps_domain_pattern {
+	int negate;
+	char *text;		/* lowercased name, or NULL for a table */
+	struct map *table;
+};
+
+/* domain_list_add - append one pattern (a /file expands in place) */
+static void
+domain_list_add(struct maps_domain_list *list, const char *item, int depth)
+{
+	int negate = 0;
+
+	while (*item == '!') {
+		negate = !negate;
+		item++;
+	}
+	if (*item == '/' && depth < 10) {
+		FILE *fp = fopen(item, "r");
+		char line[4096];
+
+		if (fp == NULL)
+			msg_fatal("%s: open file %s: %m", list->title, item);
+		while (fgets(line, sizeof(line), fp)) {
+			char *hash = strchr(line, '#');
+			char **argv;
+
+			if (hash)
+				*hash = 0;
+			argv = maps_split_list(line, 0);
+			for (char **ap = argv; *ap; ap++) {
+				char *neg = xasprintf("%s%s",
+						      negate ? "!" : "", *ap);
+
+				domain_list_add(list, neg, depth + 1);
+				free(neg);
+			}
+			maps_argv_free(argv);
+		}
+		fclose(fp);
+		return;
+	}
+	list->patterns = xrealloc(list->patterns, ((size_t)list->count + 1)
+				  * sizeof(*list->patterns));
+	struct maps_domain_pattern *p = &list->patterns[list->count++];
+
+	p->negate = negate;
+	p->text = NULL;
+	p->table = NULL;
+	if (strchr(item, ':') && item[0] != '[') {
+		p->table = map_open(item, MAPS_FLAGS_DEFAULT);
+	} else {
+		p->text = xstrdup(item);
+		for (char *cp = p->text; *cp; cp++)
+			*cp = (char)tolower((unsigned char)*cp);
+	}
+}
+
+/* maps_domain_list_create - parse a domain list parameter */
+struct maps_domain_list *
+maps_domain_list_create(const char *title, const char *spec,
+			int parent_matches_sub)
+{
+	struct maps_domain_list *list = xcalloc(1, sizeof(*list));
+	char **argv = maps_split_list(spec, 0);
+
+	list->title = xstrdup(title);
+	list->parent_matches_sub = parent_matches_sub;
+	for (char **ap = argv; *ap; ap++)
+		domain_list_add(list, *ap, 0);
+	maps_argv_free(argv);
+	return list;
+}
+
+/* domain_match_one - Postfix's match_hostname() for one pattern */
+static int
+domain_match_one(struct maps_domain_list *list,
+		 struct maps_domain_pattern *p, const char *name)
+{
+	size_t nlen = strlen(name), plen;
+	const char *entry, *next;
+
+	if (p->table) {
+		for (entry = name; *entry; entry = next) {
+			if (entry == name || (p->table->flags & MAPS_FLAG_FIXED)) {
+				if (map_get(p->table, entry) != NULL)
+					return 1;
+				if ((list->error = p->table->error) != 0) {
+					msg_warn("%s: %s: table lookup problem",
+						 list->title, p->table->spec);
+					return 0;
+				}
+			}
+			if ((next = strchr(entry + 1, '.')) == NULL)
+				break;
+			if (list->parent_matches_sub)
+				next++;
+		}
+		return 0;
+	}
+	if (strcmp(name, p->text) == 0)
+		return 1;
+	plen = strlen(p->text);
+	if (nlen <= plen)
+		return 0;
+	if (list->parent_matches_sub)
+		return name[nlen - plen - 1] == '.'
+			&& strcmp(name + nlen - plen, p->text) == 0;
+	return p->text[0] == '.' && strcmp(name + nlen - plen, p->text) == 0;
+}
+
+/* maps_domain_list_match - the first matching pattern decides */
+int
+maps_domain_list_match(struct maps_domain_list *list, const char *name)
+{
+	char *folded = xstrdup(name);
+	int result = 0;
+
+	for (char *cp = folded; *cp; cp++)
+		*cp = (char)tolower((unsigned char)*cp);
+	list->error = 0;
+	for (int i = 0; i < list->count; i++) {
+		if (domain_match_one(list, &list->patterns[i], folded)) {
+			result = !list->patterns[i].negate;
+			break;
+		}
+		if (list->error)
+			break;
+	}
+	free(folded);
+	return result;
+}
+
+/* maps_domain_list_free - release a domain list */
+void
+maps_domain_list_free(struct maps_domain_list *list)
+{
+	if (list == NULL)
+		return;
+	for (int i = 0; i < list->count; i++) {
+		free(list->patterns[i].text);
+		map_close(list->patterns[i].table);
+	}
+	free(list->patterns);
+	free(list->title);
+	free(list);
+}
