@@ -40,7 +40,9 @@ def main():
             pf.wait_for_log(r"status=sent")
             pf.wait_queue_empty()
             print("\n== Postfix log (%s):" % pf.maillog)
-            sys.stdout.write(pf.log_text())
+            for line in pf.log_text().splitlines():
+                if "symlink leaves directory" not in line:
+                    print(line)
             t = server.wait_transactions(1)[0]
             print("\n== the server received (MAIL FROM %s, RCPT TO %s):" %
                   (t.mail_from, ", ".join(t.accepted)))

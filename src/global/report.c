@@ -90,7 +90,7 @@ verify_update(const char *address, int vrfy_stat, const char *reason)
 
 		if (attempt)
 			sleep(1);
-		s = mail_connect("private", var_verify_service_name,
+		s = mail_connect("private", var_address_verify_service_name,
 				 "address_verification_prrotocol",
 				 var_ipc_timeout);
 		if (s == NULL)
@@ -133,7 +133,7 @@ report_verify(const char *id, struct msg_stats *stats,
 	}
 	if (ok != 0) {
 		msg_warn("%s: %s service failure", id,
-			 var_verify_service_name);
+			 var_address_verify_service_name);
 		return -1;
 	}
 	log_adhoc(id, stats, rcpt, relay, &my, my.action);

@@ -84,25 +84,44 @@ watchdog(int sig)
 	_exit(1);
 }
 
-/* setup_logging - syslog or postlogd, with ident syslog_name/procname */
+/* pval - a parameter's value before the table is loaded ("" if unset) */
+static const char *
+pval(const char *name)
+{
+	const char *v = param_get(name);
+
+	return v ? v : "";
+}
+
+/*
+ * setup_logging - syslog or postlogd, with ident syslog_name/procname.
+ * This runs before the parameter table is converted, so that a bad
+ * parameter value is reported where the administrator looks: the
+ * values used here are read directly.
+ */
 static void
 setup_logging(void)
 {
-	char *ident;
-	const char *log_file = var_maillog_file;
+	char *ident, *log_file, *queue_dir;
 
-	ident = xasprintf("%s/%s", var_syslog_name, server_process_name);
+	ident = xasprintf("%s/%s", pval("syslog_name"), server_process_name);
 	msg_set_ident(ident);
 	free(ident);
-	if (!msg_syslog_facility_ok(var_syslog_facility))
-		msg_fatal("unknown syslog_facility value: \"%s\"",
-			  var_syslog_facility);
+	log_file = xstrdup(pval("maillog_file"));
 	if (*log_file) {
 		char *path, *prefixes, *cp, *tok;
 		int ok = 0;
 
+		queue_dir = xstrdup(pval("queue_directory"));
+		path = xasprintf("%s/public/%s", queue_dir,
+				 pval("postlog_service_name"));
+		if (msg_postlog_open(path, pval("myhostname")) < 0
+		    && msg_verbose)
+			msg_warn("connect to %s: %m", path);
+		free(path);
+		free(queue_dir);
 		/* maillog_file must start with one of maillog_file_prefixes */
-		prefixes = xstrdup(var_maillog_file_prefixes);
+		prefixes = xstrdup(pval("maillog_file_prefixes"));
 		for (cp = prefixes; (tok = strsep(&cp, ", \t\r\n")) != NULL;)
 			if (*tok && strncmp(log_file, tok, strlen(tok)) == 0)
 				ok = 1;
@@ -110,14 +129,13 @@ setup_logging(void)
 		if (!ok)
 			msg_fatal("maillog_file value \"%s\" does not match any "
 				  "prefix in maillog_file_prefixes", log_file);
-		path = xasprintf("%s/public/%s", var_queue_directory,
-				 var_postlog_service_name);
-		if (msg_postlog_open(path, var_myhostname) < 0 && msg_verbose)
-			msg_warn("connect to %s: %m", path);
-		free(path);
 	} else {
-		msg_syslog_open(var_syslog_facility);
+		if (!msg_syslog_facility_ok(pval("syslog_facility")))
+			msg_fatal("unknown syslog_facility value: \"%s\"",
+				  pval("syslog_facility"));
+		msg_syslog_open(pval("syslog_facility"));
 	}
+	free(log_file);
 }
 
 /* drop_privileges - setgid/initgroups, chroot, then setuid, in that order */
@@ -278,12 +296,12 @@ server_main(int argc, char **argv, int lmtp_mode,
 		server_service_name = server_process_name;
 	params_set("service_name", server_service_name);
 	params_set("process_name", server_process_name);
+	setup_logging();
 	params_load(lmtp_mode);
 	if (idle_override >= 0)
 		var_max_idle = idle_override;
 	if (use_override >= 0)
 		var_max_use = use_override;
-	setup_logging();
 
 	if ((gen = getenv("GENERATION")) != NULL)
 		master_generation = (unsigned)strtoul(gen, NULL, 8);
