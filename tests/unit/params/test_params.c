@@ -613,7 +613,7 @@ test_load_smtp_defaults(void **state)
 	assert_string_equal(var_myorigin, var_myhostname);
 	assert_string_equal(var_smtp_sasl_tls_security_options,
 			    "noplaintext, noanonymous");
-	assert_string_equal(var_verify_service_name, "verify");
+	assert_string_equal(var_address_verify_service_name, "verify");
 	assert_string_equal(var_syslog_name, "postfix");
 	/* RAW rows keep their text; param_get() still expands it. */
 	assert_string_equal(var_transport_destination_recipient_limit,
