@@ -27,13 +27,12 @@
 struct text_entry {
 	char *key;
 	char *value;
-	size_t seq;
-	int lineno;
 };
 
+/* Open addressing, power-of-two size, at most half full. */
 struct map_text {
-	struct text_entry *ents;
-	size_t count, cap;
+	struct text_entry *slots;
+	size_t count, size;
 };
 
 /* map_reader_open - open a source file for map_reader_next() */
@@ -122,81 +121,79 @@ map_reader_next(struct map_reader *rd, struct strbuf *line)
 	return have;
 }
 
-/* text_cmp - order by key, then by load order */
+/* text_hash - FNV-1a */
+static size_t
+text_hash(const char *key)
+{
+	size_t h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h;
+}
+
+/* text_slot - the slot holding key, or the empty slot where it goes */
+static struct text_entry *
+text_slot(struct map_text *mt, const char *key)
+{
+	size_t i = text_hash(key) & (mt->size - 1);
+
+	while (mt->slots[i].key && strcmp(mt->slots[i].key, key) != 0)
+		i = (i + 1) & (mt->size - 1);
+	return &mt->slots[i];
+}
+
+/* text_grow - double the table */
+static void
+text_grow(struct map_text *mt)
+{
+	struct text_entry *old = mt->slots;
+	size_t old_size = mt->size;
+
+	mt->size = old_size ? old_size * 2 : 16;
+	mt->slots = xcalloc(mt->size, sizeof(*mt->slots));
+	for (size_t i = 0; i < old_size; i++)
+		if (old[i].key)
+			*text_slot(mt, old[i].key) = old[i];
+	free(old);
+}
+
+/*
+ * text_add - store key (folded) and value; with keep_last a duplicate
+ * replaces the old value, else it is dropped.  Returns 1 for a duplicate.
+ */
 static int
-text_cmp(const void *a, const void *b)
-{
-	const struct text_entry *x = a, *y = b;
-	int r = strcmp(x->key, y->key);
-
-	return r ? r : (x->seq < y->seq ? -1 : x->seq > y->seq);
-}
-
-/* text_add - append one entry (duplicates resolved by text_finish) */
-static void
 text_add(struct map *map, struct map_text *mt, const char *key,
-	 const char *value, int lineno)
+	 const char *value, int keep_last)
 {
-	if (mt->count == mt->cap) {
-		mt->cap = mt->cap ? mt->cap * 2 : 16;
-		mt->ents = xrealloc(mt->ents, mt->cap * sizeof(*mt->ents));
-	}
-	mt->ents[mt->count].key = xstrdup(map_fold(map, key,
-						    MAPS_FLAG_FOLD_FIX));
-	mt->ents[mt->count].value = xstrdup(value);
-	mt->ents[mt->count].seq = mt->count;
-	mt->ents[mt->count].lineno = lineno;
-	mt->count++;
-}
+	struct text_entry *e;
 
-/* text_finish - sort; keep the first (or last) of equal keys */
-static void
-text_finish(struct map_text *mt, int keep_last, const char *warn_path)
-{
-	size_t out = 0;
-
-	qsort(mt->ents, mt->count, sizeof(*mt->ents), text_cmp);
-	for (size_t i = 0; i < mt->count; i++) {
-		if (out > 0 && strcmp(mt->ents[out - 1].key, mt->ents[i].key)
-		    == 0) {
-			if (warn_path)
-				msg_warn("%s, line %d: duplicate entry: "
-					 "\"%s\"", warn_path,
-					 mt->ents[i].lineno, mt->ents[i].key);
-			if (keep_last) {
-				free(mt->ents[out - 1].value);
-				mt->ents[out - 1].value = mt->ents[i].value;
-			} else {
-				free(mt->ents[i].value);
-			}
-			free(mt->ents[i].key);
-			continue;
+	if (2 * (mt->count + 1) > mt->size)
+		text_grow(mt);
+	key = map_fold(map, key, MAPS_FLAG_FOLD_FIX);
+	e = text_slot(mt, key);
+	if (e->key) {
+		if (keep_last) {
+			free(e->value);
+			e->value = xstrdup(value);
 		}
-		mt->ents[out++] = mt->ents[i];
+		return 1;
 	}
-	mt->count = out;
+	e->key = xstrdup(key);
+	e->value = xstrdup(value);
+	mt->count++;
+	return 0;
 }
 
-/* map_text_lookup - binary search */
+/* map_text_lookup - hash lookup */
 static const char *
 map_text_lookup(struct map *map, const char *key)
 {
 	struct map_text *mt = map->priv;
-	size_t lo = 0, hi = mt->count;
 
-	key = map_fold(map, key, MAPS_FLAG_FOLD_FIX);
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int r = strcmp(key, mt->ents[mid].key);
-
-		if (r == 0)
-			return mt->ents[mid].value;
-		if (r < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	if (mt->size == 0)
+		return NULL;
+	return text_slot(mt, map_fold(map, key, MAPS_FLAG_FOLD_FIX))->value;
 }
 
 /* map_text_close - free the entries */
@@ -207,11 +204,11 @@ map_text_close(struct map *map)
 
 	if (mt == NULL)
 		return;
-	for (size_t i = 0; i < mt->count; i++) {
-		free(mt->ents[i].key);
-		free(mt->ents[i].value);
+	for (size_t i = 0; i < mt->size; i++) {
+		free(mt->slots[i].key);
+		free(mt->slots[i].value);
 	}
-	free(mt->ents);
+	free(mt->slots);
 	free(mt);
 	map->priv = NULL;
 }
@@ -277,26 +274,51 @@ map_text_open_texthash(struct map *map, char **why)
 			msg_warn("%s, line %d: record is in \"key: value\" "
 				 "format; is this an alias file?", map->name,
 				 rd.lineno);
-		text_add(map, mt, key, value, rd.lineno);
+		if (text_add(map, mt, key, value, 0))
+			msg_warn("%s, line %d: duplicate entry: \"%s\"",
+				 map->name, rd.lineno, key);
 	}
 	map_reader_close(&rd);
 	strbuf_release(&line);
-	text_finish(mt, 0, map->name);
 	return 0;
 }
 
-/* trim - strip white space at both ends, in place */
-static char *
-trim(char *s)
+/* split_nameval - "name = value" (name may be quoted); NULL or a reason */
+static const char *
+split_nameval(char *buf, char **name, char **value)
 {
-	char *e;
+	int in_quotes = 0;
+	char *key, *end, *val, *e;
 
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
+	for (key = buf; isspace((unsigned char)*key); key++)
+		;
+	if (*key == 0)
+		return "no key found; expected format: key = value";
+	for (end = key; *end; end++) {
+		if (*end == '\\') {
+			if (*++end == 0)
+				break;
+		} else if (isspace((unsigned char)*end) || *end == '=') {
+			if (!in_quotes)
+				break;
+		} else if (*end == '"') {
+			in_quotes = !in_quotes;
+		}
+	}
+	if (in_quotes)
+		return "unbalanced '\"'";
+	for (val = end; isspace((unsigned char)*val); val++)
+		;
+	if (*val != '=')
+		return "missing '=' after attribute name";
+	*end = 0;
+	for (val++; isspace((unsigned char)*val); val++)
+		;
+	for (e = val + strlen(val); e > val && isspace((unsigned char)e[-1]);)
 		*--e = 0;
-	return s;
+	*name = key;
+	*value = val;
+	return NULL;
 }
 
 /* map_text_open_inline - inline:{key=value, {key = value}, ...} */
@@ -305,10 +327,11 @@ map_text_open_inline(struct map *map, char **why)
 {
 	struct map_text *mt = text_init(map);
 	size_t len = strlen(map->name);
-	char **argv, *inner;
+	char **argv, *inner, *name, *value;
+	const char *err = NULL;
 	int count = 0;
 
-	if (len < 2 || map->name[0] != '{' || map->name[len - 1] != '}') {
+	if (len <= 2 || map->name[0] != '{' || map->name[len - 1] != '}') {
 		*why = xasprintf("bad syntax: \"inline:%s\"; need "
 				 "\"inline:{name=value...}\"", map->name);
 		return -1;
@@ -316,28 +339,18 @@ map_text_open_inline(struct map *map, char **why)
 	inner = xstrndup(map->name + 1, len - 2);
 	argv = maps_split_list(inner, 1);
 	free(inner);
-	for (char **ap = argv; *ap; ap++) {
-		char *eq = strchr(*ap, '=');
-
-		if (eq == NULL || eq == *ap) {
-			*why = xasprintf("%s: \"inline:%s\"; need "
-					 "\"inline:{name=value...}\"",
-					 eq ? "missing attribute name"
-					 : "missing '=' after attribute name",
-					 map->name);
-			maps_argv_free(argv);
-			return -1;
+	for (char **ap = argv; *ap && err == NULL; ap++) {
+		if ((err = split_nameval(*ap, &name, &value)) == NULL) {
+			text_add(map, mt, name, value, 1);
+			count++;
 		}
-		*eq = 0;
-		text_add(map, mt, trim(*ap), trim(eq + 1), 0);
-		count++;
 	}
 	maps_argv_free(argv);
-	if (count == 0) {
-		*why = xasprintf("empty table: \"inline:%s\"; need "
-				 "\"inline:{name=value...}\"", map->name);
+	if (err || count == 0) {
+		*why = xasprintf("%s: \"inline:%s\"; need "
+				 "\"inline:{name=value...}\"",
+				 err ? err : "empty table", map->name);
 		return -1;
 	}
-	text_finish(mt, 1, NULL);
 	return 0;
 }
