@@ -26,4 +26,14 @@ int report_trace(int flags, const char *id, struct msg_stats *stats,
 		 struct recipient *rcpt, const char *relay,
 		 const struct dsn *dsn);
 
+/*
+ * A delivery status filter (smtp_delivery_status_filter): given
+ * "X.Y.Z reason", it returns "X.Y.Z new reason" or NULL (and sets *error
+ * on a lookup failure).  Successes can only become successes, failures
+ * only failures; a 4 turns a bounce into a deferral and a 5 the other
+ * way round.
+ */
+typedef const char *(*report_filter_fn)(const char *key, int *error);
+void report_set_status_filter(report_filter_fn fn);
+
 #endif

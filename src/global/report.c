@@ -43,6 +43,52 @@
 
 #define VERIFY_ATTEMPTS		5
 
+static report_filter_fn status_filter;
+
+/* report_set_status_filter - install the delivery status filter */
+void
+report_set_status_filter(report_filter_fn fn)
+{
+	status_filter = fn;
+}
+
+/*
+ * filter - apply the status filter to *d.  Returns 1 when d was replaced
+ * (status and reason then live in buf), 0 otherwise.
+ */
+static int
+filter(struct dsn *d, struct strbuf *buf, char *status, size_t size)
+{
+	struct strbuf key = STRBUF_INIT;
+	const char *result, *text;
+	int error = 0, ndr = d->status[0] != '2', len;
+
+	if (status_filter == NULL)
+		return 0;
+	strbuf_printf(&key, "%s %s", d->status, d->reason);
+	result = status_filter(strbuf_str(&key), &error);
+	strbuf_release(&key);
+	if (result == NULL)
+		return 0;
+	len = dsn_valid(result);
+	if (len == 0 || (ndr && result[0] == '2') || (!ndr && result[0] != '2')) {
+		msg_warn("%s_delivery_status_filter: bad status code: %s",
+			 "smtp", result);
+		return 0;
+	}
+	snprintf(status, size, "%.*s", len, result);
+	for (text = result + len; *text == ' ' || *text == '\t'; text++)
+		;
+	strbuf_set(buf, text);
+	d->status = status;
+	d->reason = buf->data;
+	if (result[0] == '4')
+		d->action = "delayed";
+	else if (result[0] == '5')
+		d->action = "failed";
+	return 1;
+}
+
 /* rcpt_attr_put - the five recipient attributes */
 static void
 rcpt_attr_put(struct stream *s, const struct recipient *rcpt)
@@ -240,12 +286,21 @@ report_bounce(int flags, const char *id, struct msg_stats *stats,
 {
 	struct dsn my = *dsn;
 
+	struct strbuf buf = STRBUF_INIT;
+	char status[16];
+	int ret;
+
 	if (dsn->status[0] != '5' || !dsn_valid(dsn->status)) {
 		msg_warn("bounce_append: ignoring dsn code \"%s\"",
 			 dsn->status);
 		my.status = "5.0.0";
 	}
-	return bounce_intern(flags, id, stats, rcpt, relay, &my);
+	if (filter(&my, &buf, status, sizeof(status)) && my.status[0] == '4')
+		ret = defer_intern(flags, id, stats, rcpt, relay, &my);
+	else
+		ret = bounce_intern(flags, id, stats, rcpt, relay, &my);
+	strbuf_release(&buf);
+	return ret;
 }
 
 /* report_defer - a temporary failure */
@@ -256,13 +311,25 @@ report_defer(int flags, const char *id, struct msg_stats *stats,
 {
 	struct dsn my = *dsn;
 
+	struct strbuf buf = STRBUF_INIT;
+	char status[16];
+	int ret;
+
 	if (dsn->status[0] != '4' || !dsn_valid(dsn->status)) {
 		msg_warn("defer_append: ignoring dsn code \"%s\"",
 			 dsn->status);
 		my.status = "4.0.0";
 	}
-	return defer_intern(flags, id, stats, rcpt, relay, &my);
+	if (filter(&my, &buf, status, sizeof(status)) && my.status[0] == '5')
+		ret = bounce_intern(flags, id, stats, rcpt, relay, &my);
+	else
+		ret = defer_intern(flags, id, stats, rcpt, relay, &my);
+	strbuf_release(&buf);
+	return ret;
 }
+
+static int sent_intern(int, const char *, struct msg_stats *,
+		       struct recipient *, const char *, const struct dsn *);
 
 /* report_sent - a success */
 int
@@ -270,13 +337,30 @@ report_sent(int flags, const char *id, struct msg_stats *stats,
 	    struct recipient *rcpt, const char *relay, const struct dsn *dsn)
 {
 	struct dsn my = *dsn;
-	struct strbuf why = STRBUF_INIT;
-	int need_dly_trace, ret;
+	int ret;
+
+	struct strbuf fbuf = STRBUF_INIT;
+	char fstatus[16];
 
 	if (dsn->status[0] != '2' || !dsn_valid(dsn->status)) {
 		msg_warn("sent: ignoring dsn code \"%s\"", dsn->status);
 		my.status = "2.0.0";
 	}
+	filter(&my, &fbuf, fstatus, sizeof(fstatus));
+	ret = sent_intern(flags, id, stats, rcpt, relay, &my);
+	strbuf_release(&fbuf);
+	return ret;
+}
+
+/* sent_intern - a success, after checks and the filter */
+static int
+sent_intern(int flags, const char *id, struct msg_stats *stats,
+	    struct recipient *rcpt, const char *relay, const struct dsn *dsn)
+{
+	struct dsn my = *dsn;
+	struct strbuf why = STRBUF_INIT;
+	int need_dly_trace, ret;
+
 	if (flags & DEL_REQ_FLAG_MTA_VRFY)
 		return report_verify(id, stats, rcpt, relay, &my,
 				     "deliverable", VRFY_STAT_OK);

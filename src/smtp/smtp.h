@@ -58,6 +58,7 @@ struct smtp_session {
 	long size_limit;	/* from EHLO SIZE, 0 = none announced */
 	int protocol_error;	/* reply syntax trouble seen */
 	const char *queue_id;	/* borrowed from the request, for logs */
+	int data_error;		/* a local lookup failed mid-session */
 };
 
 /* Everything about one delivery request. */
@@ -120,6 +121,14 @@ int smtp_local_fail(struct smtp_state *state, const char *status,
 void smtp_rcpt_done(struct smtp_state *state, int rcpt_index,
 		    const struct smtp_resp *resp);
 const char *smtp_relay_name(const struct smtp_state *state);
+
+/* smtp_maps.c */
+void smtp_maps_init(void);
+void smtp_maps_pre_accept(void);
+const char *smtp_reply_filter_find(const char *line, int *error);
+const char *smtp_pix_maps_find(const char *addr, int *error);
+const char *smtp_ehlo_discard_find(const char *addr, int *error);
+const char *smtp_maps_title(int which);
 
 /* smtp_session.c */
 struct smtp_session *smtp_session_create(struct stream *stream,

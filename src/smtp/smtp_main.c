@@ -81,6 +81,8 @@ int
 main(int argc, char **argv)
 {
 	static const struct server_hooks hooks = {
+		.pre_init = smtp_maps_init,
+		.pre_accept = smtp_maps_pre_accept,
 		.service = smtp_service,
 	};
 

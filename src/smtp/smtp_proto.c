@@ -902,11 +902,17 @@ pix_workarounds(struct smtp_state *state, const char *banner)
 	char *copy, *rest, *w;
 	int mask = 0;
 
+	const char *words;
+	int error;
+
 	if (banner[strspn(banner, "20 *\t\n")] != 0)
 		return;
-	if (*var_smtp_pix_workarounds == 0)
+	/* Best effort: a lookup error means the main.cf default. */
+	if ((words = smtp_pix_maps_find(session->addr, &error)) == NULL)
+		words = var_smtp_pix_workarounds;
+	if (*words == 0)
 		return;
-	copy = rest = xstrdup(var_smtp_pix_workarounds);
+	copy = rest = xstrdup(words);
 	while ((w = strsep(&rest, ", \t\r\n")) != NULL) {
 		if (strcasecmp(w, "disable_esmtp") == 0)
 			mask |= SMTP_FEATURE_PIX_NO_ESMTP;
@@ -1053,7 +1059,21 @@ smtp_helo(struct smtp_state *state)
 			goto out;
 		}
 		free(name);
-		discard = ehlo_mask(var_smtp_discard_ehlo_keywords);
+		{
+			int error;
+			const char *words =
+			    smtp_ehlo_discard_find(session->addr, &error);
+
+			if (words == NULL && error) {
+				msg_warn("%s: %s map lookup error for %s",
+					 req->queue_id, smtp_maps_title(2),
+					 session->addr);
+				session->data_error = 1;
+				goto broken;
+			}
+			discard = ehlo_mask(words ? words
+					    : var_smtp_discard_ehlo_keywords);
+		}
 		if (discard && !(discard & EHLO_MASK_SILENT)) {
 			struct strbuf names = STRBUF_INIT;
 

@@ -142,6 +142,26 @@ smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp)
 		if (msg_verbose)
 			msg_info("< %s: %.100s", session->namaddrport,
 				 line.data ? line.data : "");
+		{
+			/* smtp_reply_filter: rewrite a broken server's reply */
+			int error;
+			const char *repl = smtp_reply_filter_find(
+						strbuf_str(&line), &error);
+
+			if (repl) {
+				msg_info("%s: replacing server reply \"%s\" "
+					 "with \"%s\"", session->namaddrport,
+					 strbuf_str(&line), repl);
+				strbuf_set(&line, repl);
+			} else if (error) {
+				msg_warn("%s: table %s lookup error for %s",
+					 session->queue_id, smtp_maps_title(0),
+					 strbuf_str(&line));
+				session->data_error = 1;
+				strbuf_release(&line);
+				return -1;
+			}
+		}
 		if (resp->text.len < limit) {
 			if (resp->text.len) {
 				strbuf_putc(&resp->text, ' ');

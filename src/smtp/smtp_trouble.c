@@ -212,6 +212,10 @@ smtp_stream_except(struct smtp_state *state, const char *where)
 
 	if (session == NULL)
 		msg_panic("smtp_stream_except: no session");
+	if (session->data_error)
+		return smtp_sess_fail(state, "4.3.0",
+				      "local data error while talking to %s",
+				      session->namaddr);
 	if (stream_error(session->stream) == STREAM_TIMEOUT)
 		return smtp_sess_fail(state, "4.4.2",
 				      "conversation with %s timed out while %s",
