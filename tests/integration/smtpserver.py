@@ -30,6 +30,19 @@ rcpt, data, eod (the reply to the final "."), rset, noop, quit, other.
               An action may also be a callable(session, arg) returning an
               action or None.
   ehlo_keywords  list of EHLO keywords (e.g. "SIZE 10240000").
+  delay       {stage: seconds}: wait that long before replying at that
+              stage, then record in session.pending[stage] the bytes the
+              client had already sent beyond the command being answered
+              (proof of pipelining: with PIPELINING, MAIL's pending bytes
+              hold the RCPTs and DATA).
+  host        the loopback address to listen on (default 127.0.0.1).
+  unix_path   listen on this AF_UNIX socket (mode 0666) instead of
+              127.0.0.1:port.
+  data_stall  after the 354 reply, stop reading (the client's writes then
+              block once the socket buffers are full); the session ends
+              when the client closes or at stop().
+  rcvbuf      SO_RCVBUF of accepted connections (with data_stall: small
+              buffers fill sooner).
 
 Every session is recorded (Session): the transcript as a list of
 ("C", bytes) / ("S", bytes) items (client lines exactly as received, CRLF
@@ -90,6 +103,7 @@ class Session:
         self.commands = []       # client command lines, str without CRLF
         self.transactions = []
         self.helo = None         # the EHLO/HELO/LHLO line
+        self.pending = {}        # stage -> bytes already sent (see delay)
         self.closed = False      # the session thread has finished
         self.client_quit = False
         self.eof = False         # client closed the connection
@@ -110,11 +124,17 @@ class Session:
 
 
 class SMTPServer:
-    def __init__(self, port=0, lmtp=False, hostname="dest.test",
+    def __init__(self, port=0, host="127.0.0.1", lmtp=False, hostname="dest.test",
                  greeting=None, ehlo_keywords=None, replies=None,
                  rcpt_rules=None, lmtp_rules=None, actions=None,
-                 stall_timeout=120.0, read_timeout=120.0):
+                 stall_timeout=120.0, read_timeout=120.0, delay=None,
+                 unix_path=None, data_stall=False, rcvbuf=None):
         self.port = port
+        self.host = host
+        self.delay = dict(delay or {})
+        self.unix_path = unix_path
+        self.data_stall = data_stall
+        self.rcvbuf = rcvbuf
         self.lmtp = lmtp
         self.hostname = hostname
         self.greeting = greeting or "220 %s ESMTP postern-test-server" % (
@@ -139,12 +159,27 @@ class SMTPServer:
 
     # ------------------------------------------------------------------
     def start(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", self.port))
+        if self.unix_path:
+            import os
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            if self.rcvbuf:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+            try:
+                os.unlink(self.unix_path)
+            except FileNotFoundError:
+                pass
+            s.bind(self.unix_path)
+            os.chmod(self.unix_path, 0o666)
+            self.port = 0
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if self.rcvbuf:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+            s.bind((self.host, self.port))
+            self.port = s.getsockname()[1]
         s.listen(64)
         s.settimeout(0.1)
-        self.port = s.getsockname()[1]
         self._listener = s
         self._accept_thread = threading.Thread(target=self._accept_loop,
                                                name="smtpserver-accept",
@@ -307,6 +342,9 @@ class _Handler:
         """Reply for a stage, honouring its action.  Return the reply's
         first line (str), or raise _Close."""
         act = self.action(stage, arg)
+        if stage in self.srv.delay:
+            time.sleep(self.srv.delay[stage])
+            self.sess.pending[stage] = self.peek_pending()
         if act == HANGUP:
             raise _Close()
         if act == STALL:
@@ -318,6 +356,17 @@ class _Handler:
         if act == HANGUP_AFTER_REPLY:
             raise _Close()
         return lines[-1] if lines else ""
+
+    def peek_pending(self):
+        """Bytes the client sent that were not read yet (no blocking)."""
+        self.conn.settimeout(0)
+        try:
+            got = self.rfile.peek(1 << 16)
+        except (BlockingIOError, OSError):
+            got = b""
+        finally:
+            self.conn.settimeout(self.srv.read_timeout)
+        return bytes(got or b"")
 
     def readline(self):
         line = self.rfile.readline(1 << 20)
@@ -398,6 +447,9 @@ class _Handler:
             if not reply.startswith("3"):
                 return
             t.data_started = True
+            if srv.data_stall:
+                srv._stop.wait(srv.stall_timeout)
+                raise _Close()
             self.read_data(t)
             self.end_of_data(t)
         elif verb == "RSET":
