@@ -155,7 +155,7 @@ static const struct mime_state_detail details[] = {
 	{MIME_ERR_8BIT_IN_7BIT_BODY, "5.6.0",
 	 "improper use of 8-bit data in message body"},
 	{MIME_ERR_ENCODING_DOMAIN, "5.6.0",
-	 "invalid message/any or multipart/any encoding domain"},
+	 "invalid message/* or multipart/* encoding domain"},
 };
 
 #define MIME_HEADER_LIMIT_DEFAULT 102400	/* postconf -d header_size_limit */

@@ -1,7 +1,7 @@
 /*
  * mime_convert - what Postern sends as DATA to a server without 8BITMIME
  *
- *   mime_convert [-r] [-t] [-l line_length_limit] [-L smtp_line_length_limit]
+ *   mime_convert [-P] [-r] [-t] [-l line_length_limit] [-L smtp_line_length_limit]
  *                [-H header_size_limit] [-N mime_nesting_limit]
  *                [-B mime_boundary_length_limit] < message > wire-bytes
  *
@@ -23,7 +23,9 @@
  *
  * -t prints the parser callbacks instead (one line each: "HEADER class
  * offset name|text", "HEADER END", "BODY type offset|text", "BODY END"),
- * for tests of the parser itself.
+ * for tests of the parser itself.  -P mimics the test program inside
+ * Postfix's own mime_state.c instead (see postfix_driver() below), so that
+ * Postfix's mime_*.in/.ref test cases can be replayed.
  *
  * Exit status: 0; 3 when the parser reports an error, after writing what
  * was sent up to that point and "mime_convert: DSN TEXT" on standard
@@ -48,8 +50,11 @@ struct out {
 	struct strbuf wire;	/* what goes to the server */
 	size_t limit;		/* smtp_line_length_limit, 0: none */
 	size_t space_left;	/* on the current output line */
-	int trace;		/* -t */
+	int trace;		/* -t, -P */
 };
+
+/* -P: the trace format of Postfix's own mime_state test driver. */
+static int postfix_trace;
 
 /* put - append bytes to the wire buffer */
 static void
@@ -103,6 +108,16 @@ header_cb(void *ctx, int header_class, const struct header_opts *info,
 	const char *end = line + buf->len;
 	const char *nl;
 
+	if (postfix_trace) {
+		strbuf_printf(&o->wire, "%s %ld\t|",
+			      header_class == MIME_HDR_PRIMARY ? "MAIN"
+			      : header_class == MIME_HDR_MULTIPART ? "MULT"
+								   : "NEST",
+			      (long)offset);
+		put(o, buf->data, buf->len);
+		put(o, "\n", 1);
+		return;
+	}
 	if (o->trace) {
 		strbuf_printf(&o->wire, "HEADER %s %ld %s|",
 			      header_class == MIME_HDR_PRIMARY ? "MAIN"
@@ -137,6 +152,14 @@ body_cb(void *ctx, int rec_type, const char *text, size_t len, off_t offset)
 {
 	struct out *o = ctx;
 
+	if (postfix_trace) {
+		strbuf_printf(&o->wire, "BODY %c %ld\t|", rec_type,
+			      (long)offset);
+		put(o, text, len);
+		if (rec_type == REC_TYPE_NORM)
+			put(o, "\n", 1);
+		return;
+	}
 	if (o->trace) {
 		strbuf_printf(&o->wire, "BODY %c %ld|", rec_type, (long)offset);
 		put(o, text, len);
@@ -153,6 +176,23 @@ body_end_cb(void *ctx)
 
 	if (o->trace)
 		strbuf_puts(&o->wire, "BODY END\n");
+}
+
+/* error_cb - -P: report as the Postfix driver does (printable, 100 max) */
+static void
+error_cb(void *ctx, int err, const char *text, size_t len)
+{
+	struct out *o = ctx;
+	size_t i;
+
+	strbuf_printf(&o->wire, "mime_state: warning: %s: ",
+		      mime_state_detail(err)->text);
+	for (i = 0; i < len && i < 100; i++) {
+		unsigned char ch = (unsigned char)text[i];
+
+		strbuf_putc(&o->wire, ch >= 32 && ch < 127 ? ch : '?');
+	}
+	strbuf_putc(&o->wire, '\n');
 }
 
 /* flush - write the wire buffer to standard output */
@@ -187,6 +227,73 @@ feed(struct mime_state *mime, struct out *o, int type, const char *text,
 		fprintf(stderr, "mime_convert: %s %s\n", d->dsn, d->text);
 		exit(3);
 	}
+}
+
+/*
+ * postfix_driver - -P: behave as the test program inside Postfix's
+ * mime_state.c (every report option plus downgrading, header limit 2000,
+ * nesting limit 20, boundary limit 2000, input lines cut at 1024), so its
+ * .in/.ref files can be replayed.  Its verbose-only lines ("header_token",
+ * "PUSH/POP boundary", "garbage in") are not produced.
+ */
+static int
+postfix_driver(struct out *o)
+{
+	static const struct mime_state_cb cb = {
+		header_cb, header_end_cb, body_cb, body_end_cb, error_cb,
+	};
+	static const char *const final[] = {
+		"message header length exceeds safety limit",
+		"MIME nesting exceeds safety limit",
+		"improper use of 8-bit data in message header",
+		"improper use of 8-bit data in message body",
+		"improper message/* or multipart/* encoding domain",
+	};
+	static const int final_bits[] = {
+		MIME_ERR_TRUNC_HEADER, MIME_ERR_NESTING,
+		MIME_ERR_8BIT_IN_HEADER, MIME_ERR_8BIT_IN_7BIT_BODY,
+		MIME_ERR_ENCODING_DOMAIN,
+	};
+	struct mime_state *mime;
+	struct stream *in = stream_fdopen(0);
+	struct strbuf rec = STRBUF_INIT;
+	int type, ch, errs = 0;
+	size_t i;
+
+	mime = mime_state_create(MIME_OPT_REPORT_8BIT_IN_7BIT_BODY
+				 | MIME_OPT_REPORT_8BIT_IN_HEADER
+				 | MIME_OPT_REPORT_ENCODING_DOMAIN
+				 | MIME_OPT_REPORT_TRUNC_HEADER
+				 | MIME_OPT_REPORT_NESTING
+				 | MIME_OPT_DOWNGRADE, &cb, o);
+	mime_state_limits(mime, 2000, 20, 2000);
+	do {
+		strbuf_reset(&rec);
+		type = REC_TYPE_CONT;
+		while (rec.len < 1024) {
+			if ((ch = stream_getc(in)) < 0) {
+				if (rec.len == 0)
+					type = REC_TYPE_EOF;
+				break;
+			}
+			if (ch == '\n') {
+				type = REC_TYPE_NORM;
+				break;
+			}
+			strbuf_putc(&rec, ch);
+		}
+		errs = mime_state_update(mime, type, strbuf_str(&rec), rec.len);
+		flush(o);
+	} while (type > 0);
+	for (i = 0; i < sizeof(final_bits) / sizeof(final_bits[0]); i++)
+		if (errs & final_bits[i])
+			strbuf_printf(&o->wire, "mime_state: warning: %s\n",
+				      final[i]);
+	flush(o);
+	mime_state_free(mime);
+	stream_free(in);
+	strbuf_release(&rec);
+	return 0;
 }
 
 /* usage - complain and exit */
@@ -229,8 +336,11 @@ main(int argc, char **argv)
 	strbuf_init(&o.wire, 0);
 	msg_set_ident("mime_convert");
 	msg_stderr_enable(1);
-	while ((ch = getopt(argc, argv, "rtl:L:H:N:B:")) != -1) {
+	while ((ch = getopt(argc, argv, "Prtl:L:H:N:B:")) != -1) {
 		switch (ch) {
+		case 'P':
+			postfix_trace = o.trace = 1;
+			break;
 		case 'r':
 			records = 1;
 			break;
@@ -262,6 +372,8 @@ main(int argc, char **argv)
 	o.space_left = o.limit;
 
 	params_load(0);
+	if (postfix_trace)
+		return postfix_driver(&o);
 	mime = mime_state_create(MIME_OPT_DOWNGRADE | MIME_OPT_REPORT_NESTING,
 				 &cb, &o);
 	mime_state_limits(mime, header_limit, nesting, bound);
