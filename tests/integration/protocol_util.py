@@ -51,3 +51,36 @@ def lockstep_at_mail(sess):
 
 def ndr_text(inst, count=1):
     return [m.decode("utf-8", "replace") for m in inst.wait_mailbox(count)]
+
+
+def smtpd_service(port):
+    """A master.cf line: an smtpd(8) of the instance on 127.0.0.1:port
+    (not chrooted), for injecting mail with client attributes."""
+    return ("127.0.0.1:%d inet n - n - - smtpd -o smtpd_tls_security_level=none"
+            " -o smtpd_recipient_restrictions=permit_mynetworks,reject"
+            " -o mynetworks=127.0.0.0/8" % port)
+
+
+def smtp_inject(port, sender, rcpts, msg, mail_options=(), helo="injector.test",
+                timeout=20):
+    """Submit msg to the instance's smtpd on port with smtplib."""
+    import smtplib
+    import time
+    deadline = time.time() + timeout
+    while True:
+        try:
+            c = smtplib.SMTP("127.0.0.1", port, local_hostname=helo,
+                             timeout=timeout)
+            break
+        except OSError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.1)
+    try:
+        c.ehlo(helo)
+        c.sendmail(sender, rcpts, msg, mail_options=list(mail_options))
+    finally:
+        try:
+            c.quit()
+        except Exception:
+            c.close()
