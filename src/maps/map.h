@@ -85,9 +85,9 @@ struct map_re_engine {
 	int default_options;
 	/* Toggle option letter c; -1 if unknown, 1 if obsolete/ignored. */
 	int (*option)(int c, int *options);
-	/* Compile; NULL with *why set (xmalloc'd) on error. */
+	/* Compile; NULL with the reason in why on error. */
 	void *(*compile)(const char *pattern, int options, int nosub,
-			 size_t *nsub, char **why);
+			 size_t *nsub, struct strbuf *why);
 	int (*exec)(void *re, const char *subject, long *ovec, size_t nsub);
 	void (*free)(void *re);
 };

@@ -52,7 +52,7 @@ pcre_option(int c, int *options)
 /* pcre_compile_pat - pcre2_compile() */
 static void *
 pcre_compile_pat(const char *pattern, int options, int nosub, size_t *nsub,
-		 char **why)
+		 struct strbuf *why)
 {
 	int err;
 	PCRE2_SIZE off;
@@ -65,8 +65,8 @@ pcre_compile_pat(const char *pattern, int options, int nosub, size_t *nsub,
 		PCRE2_UCHAR buf[256];
 
 		pcre2_get_error_message(err, buf, sizeof(buf));
-		*why = xasprintf("error in regex at offset %lu: %s",
-				 (unsigned long)off, (char *)buf);
+		strbuf_printf(why, "error in regex at offset %lu: %s",
+			      (unsigned long)off, (char *)buf);
 		return NULL;
 	}
 	pcre2_pattern_info(re, PCRE2_INFO_CAPTURECOUNT, &count);

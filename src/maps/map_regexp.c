@@ -220,14 +220,13 @@ static void *
 compile_pat(struct map *map, const struct map_re_engine *eng, int lineno,
 	    struct pat *pat, int nosub, size_t *nsub)
 {
-	char *why = NULL;
-	void *re = eng->compile(pat->text, pat->options, nosub, nsub, &why);
+	struct strbuf *why = strbuf_create(0);
+	void *re = eng->compile(pat->text, pat->options, nosub, nsub, why);
 
-	if (re == NULL) {
+	if (re == NULL)
 		msg_warn("%s map %s, line %d: %s", eng->kind, map->name, lineno,
-			 why ? why : "bad regular expression");
-		free(why);
-	}
+			 why->len ? strbuf_str(why) : "bad regular expression");
+	strbuf_free(why);
 	return re;
 }
 
@@ -471,7 +470,7 @@ posix_option(int c, int *options)
 /* posix_compile - regcomp() */
 static void *
 posix_compile(const char *pattern, int options, int nosub, size_t *nsub,
-	      char **why)
+	      struct strbuf *why)
 {
 	regex_t *re = xmalloc(sizeof(*re));
 	int err;
@@ -481,7 +480,7 @@ posix_compile(const char *pattern, int options, int nosub, size_t *nsub,
 		char buf[256];
 
 		regerror(err, re, buf, sizeof(buf));
-		*why = xstrdup(buf);
+		strbuf_set(why, buf);
 		free(re);
 		return NULL;
 	}
