@@ -80,6 +80,18 @@ void maps_free(struct maps *maps);
 const char *maps_find(struct maps *maps, const char *key, int flags);
 
 /*
+ * maps_utf8_enable - Postfix's smtputf8_enable for tables opened with
+ * MAPS_FLAG_UTF8_REQUEST (call before maps_create()): then a non-ASCII
+ * key must be valid UTF-8 (else a warning and "not found"), values must
+ * be valid UTF-8 (else a lookup error), and folding lowercases non-ASCII
+ * letters too.  Postfix folds with ICU's full case folding; without ICU
+ * Postern uses the C library's simple lowercase mapping plus the German
+ * sharp s ("STRAßE" -> "strasse"), which agrees for the letters of the
+ * European scripts but not for every special case (e.g. ligatures).
+ */
+void maps_utf8_enable(int on);
+
+/*
  * maps_changed - the name of the first file-based table (hash:, btree:)
  * whose file was replaced or modified since it was opened, else NULL.
  */

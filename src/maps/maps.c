@@ -16,6 +16,10 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
+#include <locale.h>
+#include <wchar.h>
+#include <wctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +54,108 @@ static const struct map_type {
 };
 
 static struct map *map_registry;
+static int utf8_on;
+
+/* maps_utf8_enable - turn on UTF-8 key checks and folding */
+void
+maps_utf8_enable(int on)
+{
+	utf8_on = on;
+}
+
+/* all_ascii - no byte above 127 */
+static int
+all_ascii(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s > 127)
+			return 0;
+	return 1;
+}
+
+/* valid_utf8 - well-formed UTF-8, no surrogates or overlong forms */
+static int
+valid_utf8(const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	while (*s) {
+		unsigned c = *s++;
+		int n;
+		unsigned cp, min;
+
+		if (c < 0x80)
+			continue;
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1, cp = c & 0x1f, min = 0x80;
+		else if (c >= 0xe0 && c <= 0xef)
+			n = 2, cp = c & 0x0f, min = 0x800;
+		else if (c >= 0xf0 && c <= 0xf4)
+			n = 3, cp = c & 0x07, min = 0x10000;
+		else
+			return 0;
+		while (n-- > 0) {
+			if ((*s & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (*s++ & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+	}
+	return 1;
+}
+
+/* utf8_fold - lowercase a valid UTF-8 string into sb */
+static void
+utf8_fold(struct strbuf *sb, const char *key)
+{
+	static locale_t loc;
+	mbstate_t in, out;
+	char buf[MB_LEN_MAX];
+	size_t n, len = strlen(key);
+	wchar_t wc;
+
+	if (loc == (locale_t)0
+	    && (loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0))
+	    == (locale_t)0)
+		msg_fatal("maps: no C.UTF-8 locale for UTF-8 case folding");
+	memset(&in, 0, sizeof(in));
+	memset(&out, 0, sizeof(out));
+	strbuf_reset(sb);
+	while (len > 0) {
+		locale_t old = uselocale(loc);
+
+		n = mbrtowc(&wc, key, len, &in);
+		if (n == (size_t)-1 || n == (size_t)-2 || n == 0) {
+			uselocale(old);
+			strbuf_append(sb, key, len);	/* checked before */
+			return;
+		}
+		key += n;
+		len -= n;
+		if (wc == 0x130) {	/* capital I with dot: i + dot */
+			uselocale(old);
+			strbuf_puts(sb, "i\xcc\x87");
+			continue;
+		}
+		if (wc == 0xdf || wc == 0x1e9e
+		    || (wc >= 0xfb00 && wc <= 0xfb06)) {
+			/* Full folding: one letter becomes several. */
+			static const char *const lig[] = {
+				"ff", "fi", "fl", "ffi", "ffl", "st", "st",
+			};
+			uselocale(old);
+			strbuf_puts(sb, wc >= 0xfb00 ? lig[wc - 0xfb00] : "ss");
+			continue;
+		}
+		/* Upper then lower, so that e.g. final sigma folds as sigma. */
+		wc = (wchar_t)towlower_l(towupper_l((wint_t)wc, loc), loc);
+		n = wcrtomb(buf, wc, &out);
+		uselocale(old);
+		if (n != (size_t)-1)
+			strbuf_append(sb, buf, n);
+	}
+}
 
 /* maps_split_list - split a list on commas and white space, honouring {} */
 char **
@@ -121,6 +227,11 @@ map_fold(struct map *map, const char *key, int fold_flag)
 {
 	if ((map->flags & fold_flag) == 0)
 		return key;
+	if (utf8_on && (map->flags & MAPS_FLAG_UTF8_REQUEST)
+	    && !all_ascii(key)) {
+		utf8_fold(&map->fold, key);
+		return strbuf_str(&map->fold);
+	}
 	strbuf_set(&map->fold, key);
 	for (char *cp = map->fold.data; cp && *cp; cp++)
 		*cp = (char)tolower((unsigned char)*cp);
@@ -182,12 +293,35 @@ map_open(const char *spec, int flags)
 	return map;
 }
 
-/* map_get - one lookup, with error reset */
+/* map_get - one lookup, with error reset and Postfix's UTF-8 checks */
 const char *
 map_get(struct map *map, const char *key)
 {
+	const char *value;
+	int check = utf8_on && (map->flags & MAPS_FLAG_UTF8_REQUEST);
+
 	map->error = 0;
-	return map->lookup(map, key);
+	if (check && !all_ascii(key) && !valid_utf8(key)) {
+		char *shown = xstrdup(key);
+
+		/* Never log raw bytes that are not text. */
+		for (char *cp = shown; *cp; cp++)
+			if (!isprint((unsigned char)*cp))
+				*cp = '?';
+		msg_warn("%s:%s: non-UTF-8 key \"%s\": malformed UTF-8 or "
+			 "invalid codepoint", map->type, map->name, shown);
+		free(shown);
+		return NULL;
+	}
+	value = map->lookup(map, key);
+	if (value && check && !all_ascii(value) && !valid_utf8(value)) {
+		msg_warn("%s:%s: key \"%s\": non-UTF-8 value \"%s\": "
+			 "malformed UTF-8 or invalid codepoint", map->type,
+			 map->name, key, value);
+		map->error = MAPS_ERR_CONFIG;
+		return NULL;
+	}
+	return value;
 }
 
 /* map_close - drop one reference */

@@ -144,6 +144,52 @@ def test_maps_db_without_nul(ctx):
         d.cleanup()
 
 
+UTF8_SOURCE = """\
+Ärger@Example.com    umlaut
+straße               sharp-s
+ΣΊΣΥΦΟΣ              greek
+École                fr
+ﬁle                  ligature
+İstanbul             dotted-i
+plain                caf\u00e9
+"""
+UTF8_KEYS = ["ärger@example.com", "ÄRGER@EXAMPLE.COM", "STRASSE", "STRAßE",
+             "σίσυφος", "ΣΊΣΥΦΟΣ", "ÉCOLE", "FILE", "ﬁle", "i\u0307stanbul",
+             "istanbul", "PLAIN", "\udcff\udcfe"]
+
+
+def test_maps_utf8(ctx):
+    """With smtputf8_enable = yes (compatibility_level 3.6, as in the test
+    instances and Debian's main.cf), postmap folds non-ASCII keys and
+    refuses malformed ones; Postern must find the same entries."""
+    only_once(ctx)
+    d = Dir()
+    try:
+        os.mkdir(os.path.join(d.path, "cf"))
+        cf = os.path.join(d.path, "cf")
+        d.write("cf/main.cf", "compatibility_level = 3.6\n")
+        stdin = "".join(k + "\n" for k in UTF8_KEYS).encode(
+            "utf-8", "surrogateescape")
+        for typ in ("hash", "btree", "texthash"):
+            src = d.write("u-" + typ, UTF8_SOURCE)
+            spec = "%s:%s" % (typ, src)
+            if typ != "texthash":
+                rc, out, err = run(["postmap", "-c", cf, spec])
+                assert rc == 0, err
+            p = subprocess.run(["postmap", "-c", cf, "-q", "-", spec],
+                               input=stdin, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            m = subprocess.run([maptool(ctx), "-c", cf, "-q", "-", spec],
+                               input=stdin, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            assert p.stdout == m.stdout, (spec, p.stdout.decode(),
+                                          m.stdout.decode(), m.stderr)
+            assert "greek".encode() in m.stdout
+            assert b"non-UTF-8 key" in m.stderr, m.stderr
+    finally:
+        d.cleanup()
+
+
 def test_maps_malformed_texthash(ctx):
     """Lines without a value, unbalanced quotes, duplicates, a line that
     starts with white space: same warnings as postmap's texthash."""

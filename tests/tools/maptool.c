@@ -12,7 +12,9 @@
  *   maptool ... -w MAPS                    open, then for each stdin line
  *                                         print maps_changed() or "unchanged"
  *
- * MAPS is a Postfix list ("hash:/x, regexp:/y").  Diagnostics go to
+ * -c reads confdir/main.cf (smtputf8_enable, queue_directory, ...) as
+ * postmap -c does; without it, UTF-8 handling is off (as with Postfix's
+ * compatibility_level 0).  MAPS is a Postfix list ("hash:/x, regexp:/y").  Diagnostics go to
  * stderr as "maptool: warning: ...".  Used by tests/integration/test_maps*.
  */
 #include <stdio.h>
@@ -69,6 +71,7 @@ main(int argc, char **argv)
 	if (conf) {
 		params_read_main_cf(conf);
 		params_load(0);
+		maps_utf8_enable(var_smtputf8_enable);
 	}
 	if (dom) {
 		struct maps_domain_list *list =
