@@ -42,6 +42,10 @@
  */
 
 /* Flags, numerically equal to Postfix's DICT_FLAG_* (proxymap needs that). */
+#define MAPS_FLAG_DUP_WARN	(1 << 0)	/* texthash: warn on duplicate
+						 * keys, keep the first (else
+						 * the table is unavailable,
+						 * as in Postfix daemons) */
 #define MAPS_FLAG_FIXED		(1 << 4)	/* table has fixed-string keys */
 #define MAPS_FLAG_PATTERN	(1 << 5)	/* table keys are patterns */
 #define MAPS_FLAG_LOCK		(1 << 6)	/* shared lock around lookups */

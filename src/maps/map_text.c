@@ -6,8 +6,9 @@
  * as Postfix's texthash does: the file is not watched afterwards.
  * map_text_open_inline() parses inline:{key=value, {key = value}}.
  * Keys are lowercased at load and lookup with MAPS_FLAG_FOLD_FIX.
- * texthash keeps the first of duplicate keys (with a warning naming the
- * line); inline keeps the last, as in Postfix.
+ * A duplicate key in texthash makes the table unavailable, as in Postfix
+ * daemons, unless MAPS_FLAG_DUP_WARN (postmap's mode: warn, keep the
+ * first); inline keeps the last, as in Postfix.
  *
  * map_read_logical_line() is the source-file reader shared with cidr,
  * regexp and pcre tables.
@@ -274,13 +275,22 @@ map_text_open_texthash(struct map *map, char **why)
 			msg_warn("%s, line %d: record is in \"key: value\" "
 				 "format; is this an alias file?", map->name,
 				 rd.lineno);
-		if (text_add(map, mt, key, value, 0))
+		if (text_add(map, mt, key, value, 0)) {
+			/* Postfix daemons refuse the whole table; postmap
+			 * (DUP_WARN) only warns. */
+			if ((map->flags & MAPS_FLAG_DUP_WARN) == 0) {
+				*why = xasprintf("%s, line %d: duplicate entry: "
+						 "\"%s\"", map->name,
+						 rd.lineno, key);
+				break;
+			}
 			msg_warn("%s, line %d: duplicate entry: \"%s\"",
 				 map->name, rd.lineno, key);
+		}
 	}
 	map_reader_close(&rd);
 	strbuf_release(&line);
-	return 0;
+	return *why ? -1 : 0;
 }
 
 /* split_nameval - "name = value" (name may be quoted); NULL or a reason */

@@ -12,7 +12,8 @@
  *   maptool ... -w MAPS                    open, then for each stdin line
  *                                         print maps_changed() or "unchanged"
  *
- * -c reads confdir/main.cf (smtputf8_enable, queue_directory, ...) as
+ * -n: daemon mode (no MAPS_FLAG_DUP_WARN: a texthash with duplicate keys
+ * is unavailable).  -c reads confdir/main.cf (smtputf8_enable, queue_directory, ...) as
  * postmap -c does; without it, UTF-8 handling is off (as with Postfix's
  * compatibility_level 0).  MAPS is a Postfix list ("hash:/x, regexp:/y").  Diagnostics go to
  * stderr as "maptool: warning: ...".  Used by tests/integration/test_maps*.
@@ -40,19 +41,21 @@ main(int argc, char **argv)
 {
 	const char *query = NULL, *addr = NULL, *dom = NULL, *conf = NULL;
 	const char *delim = NULL;
-	int flags = MAPS_FLAGS_DEFAULT, watch = 0, pdms = 0, strategy = 0;
+	/* postmap -q's flags: daemons do not pass DUP_WARN. */
+	int flags = MAPS_FLAGS_DEFAULT | MAPS_FLAG_DUP_WARN, watch = 0, pdms = 0, strategy = 0;
 	int ch, rc = 0;
 	struct maps *maps;
 
 	msg_set_ident("maptool");
 	msg_stderr_enable(1);
-	while ((ch = getopt(argc, argv, "a:c:D:d:fL:pq:s:vw")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:D:d:fL:npq:s:vw")) != -1) {
 		switch (ch) {
 		case 'a': addr = optarg; break;
 		case 'c': conf = optarg; break;
 		case 'D': delim = optarg; break;
 		case 'd': dom = optarg; break;
 		case 'f': flags &= ~MAPS_FLAG_FOLD_FIX; break;
+		case 'n': flags &= ~MAPS_FLAG_DUP_WARN; break;
 		case 'L': local_domain = optarg; break;
 		case 'p': pdms = 1; break;
 		case 'q': query = optarg; break;

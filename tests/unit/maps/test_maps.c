@@ -275,6 +275,20 @@ test_text_types(void **state)
 	char *pc = write_file("pc", "/^(\\w+)\\.(\\w+)$/ $2.$1\n");
 	char *spec = xasprintf("texthash:%s cidr:%s pcre:%s", th, ci, pc);
 	struct maps *m = maps_create("t", spec, MAPS_FLAGS_DEFAULT);
+	char *dup = write_file("dup", "a 1\nA 2\n");
+	char *dspec = xasprintf("texthash:%s", dup);
+	struct maps *d;
+
+	/* Duplicates: unavailable in daemons, first wins with DUP_WARN. */
+	d = maps_create("t", dspec, MAPS_FLAGS_DEFAULT);
+	assert_null(maps_find(d, "a", 0));
+	assert_int_equal(d->error, MAPS_ERR_CONFIG);
+	maps_free(d);
+	d = maps_create("t", dspec, MAPS_FLAGS_DEFAULT | MAPS_FLAG_DUP_WARN);
+	assert_string_equal(maps_find(d, "a", 0), "1");
+	maps_free(d);
+	free(dspec);
+	free(dup);
 
 	assert_string_equal(maps_find(m, "KEY", 0), "value  continued");
 	assert_string_equal(maps_find(m, "10.1.2.3", 0), "ten");
