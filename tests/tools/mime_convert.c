@@ -372,8 +372,11 @@ main(int argc, char **argv)
 	o.space_left = o.limit;
 
 	params_load(0);
-	if (postfix_trace)
-		return postfix_driver(&o);
+	if (postfix_trace) {
+		postfix_driver(&o);
+		strbuf_release(&o.wire);
+		return 0;
+	}
 	mime = mime_state_create(MIME_OPT_DOWNGRADE | MIME_OPT_REPORT_NESTING,
 				 &cb, &o);
 	mime_state_limits(mime, header_limit, nesting, bound);
