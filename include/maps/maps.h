@@ -138,14 +138,20 @@ const char *maps_addr_find(struct maps *maps, const char *address,
 
 /*
  * Domain lists (fast_flush_domains, smtp_connection_cache_destinations,
- * ...), Postfix's domain_list: patterns are names, ".parent" names,
- * "/file/name" (more patterns, one or more per line), "type:table"
- * (looked up with the name, then its parent domains if the table has
- * fixed keys), each optionally negated with "!".  The first matching
- * pattern decides.  With parent_matches_sub (Postfix's
- * parent_domain_matches_subdomains lists the parameter), "example.com"
- * also matches "sub.example.com".  match returns 1 (matched), 0 (no
- * match or, with list->error set, a table lookup error).
+ * ...), Postfix's domain_list (match_list + match_hostname): items are
+ * names, ".parent" names, "/file/name" (its lines not starting with '#'
+ * are parsed as more items; a missing file becomes a table whose every
+ * lookup fails), and "type:table" (looked up with the name, then, for
+ * fixed-key tables, with its parent domains), each optionally negated
+ * with "!" (a file's negation applies to its items).  A '#' item ends
+ * the list with a warning, as in Postfix.  The first matching item
+ * decides.  With parent_matches_sub (the parameter is listed in
+ * parent_domain_matches_subdomains), "example.com" also matches
+ * "sub.example.com" and tables are asked "example.com", else
+ * ".example.com".  Names and patterns are case-folded (UTF-8 aware with
+ * maps_utf8_enable()).  maps_domain_list_match() returns 1 (matched) or
+ * 0 (no match, or a table lookup error: then list->error is set and the
+ * caller should defer).
  */
 struct maps_domain_list {
 	char *title;

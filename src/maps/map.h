@@ -35,6 +35,8 @@ typedef int (*map_open_fn)(struct map *map, char **why);
 /* map_open - open "type:name" (shared, reference counted); never NULL */
 struct map *map_open(const char *spec, int flags);
 void map_close(struct map *map);
+/* map_standin - a table that fails every lookup (after a warning) */
+struct map *map_standin(const char *type, const char *name, const char *why);
 const char *map_get(struct map *map, const char *key);
 /* The key lowercased if flags ask for it (MAPS_FLAG_FOLD_FIX for fixed
  * tables). */

@@ -221,6 +221,51 @@ standin_lookup(struct map *map, const char *key)
 	return NULL;
 }
 
+/* standin_init - Postfix's dict_surrogate(): warn now, fail lookups */
+static void
+standin_init(struct map *map, const char *why)
+{
+	msg_warn("%s:%s is unavailable. %s", map->type, map->name, why);
+	if (map->close)
+		map->close(map);
+	map->close = NULL;
+	map->priv = NULL;
+	if (map->stat_fd >= 0)
+		close(map->stat_fd);
+	map->stat_fd = -1;
+	map->lookup = standin_lookup;
+	map->flags |= MAPS_FLAG_FIXED | MAPS_FLAG_PATTERN;
+}
+
+/* map_alloc - a blank table handle (not registered) */
+static struct map *
+map_alloc(const char *type, const char *name, int flags)
+{
+	struct map *map = xcalloc(1, sizeof(*map));
+
+	map->type = xstrdup(type);
+	map->name = xstrdup(name);
+	map->spec = xasprintf("%s:%s", type, name);
+	map->flags = flags;
+	map->refs = 1;
+	map->stat_fd = -1;
+	strbuf_init(&map->fold, 0);
+	strbuf_init(&map->result, 0);
+	return map;
+}
+
+/* map_standin - a registered table that fails every lookup */
+struct map *
+map_standin(const char *type, const char *name, const char *why)
+{
+	struct map *map = map_alloc(type, name, 0);
+
+	standin_init(map, why);
+	map->next = map_registry;
+	map_registry = map;
+	return map;
+}
+
 /* map_fold - the key, lowercased into map->fold when the flag is set */
 const char *
 map_fold(struct map *map, const char *key, int fold_flag)
@@ -245,7 +290,7 @@ map_open(const char *spec, int flags)
 	const char *colon = strchr(spec, ':');
 	const struct map_type *mt = NULL;
 	struct map *map;
-	char *why = NULL;
+	char *why = NULL, *type;
 
 	if (colon == NULL || colon == spec || colon[1] == 0)
 		msg_fatal("open dictionary: expecting \"type:name\" form "
@@ -258,15 +303,9 @@ map_open(const char *spec, int flags)
 			return map;
 		}
 	}
-	map = xcalloc(1, sizeof(*map));
-	map->type = xstrndup(spec, (size_t)(colon - spec));
-	map->name = xstrdup(colon + 1);
-	map->spec = xstrdup(spec);
-	map->flags = flags;
-	map->refs = 1;
-	map->stat_fd = -1;
-	strbuf_init(&map->fold, 0);
-	strbuf_init(&map->result, 0);
+	type = xstrndup(spec, (size_t)(colon - spec));
+	map = map_alloc(type, colon + 1, flags);
+	free(type);
 	for (size_t i = 0; i < sizeof(map_types) / sizeof(map_types[0]); i++)
 		if (strcmp(map_types[i].type, map->type) == 0)
 			mt = &map_types[i];
@@ -275,18 +314,8 @@ map_open(const char *spec, int flags)
 	else if (mt->open(map, &why) < 0 && why == NULL)
 		why = xstrdup("open failed");
 	if (why) {
-		/* Postfix's dict_surrogate(): warn now, fail every lookup. */
-		msg_warn("%s:%s is unavailable. %s", map->type, map->name, why);
+		standin_init(map, why);
 		free(why);
-		if (map->close)
-			map->close(map);
-		map->close = NULL;
-		map->priv = NULL;
-		if (map->stat_fd >= 0)
-			close(map->stat_fd);
-		map->stat_fd = -1;
-		map->lookup = standin_lookup;
-		map->flags |= MAPS_FLAG_FIXED | MAPS_FLAG_PATTERN;
 	}
 	map->next = map_registry;
 	map_registry = map;
@@ -562,55 +591,93 @@ struct maps_domain_pattern {
 	struct map *table;
 };
 
-/* domain_list_add - append one pattern (a /file expands in place) */
-static void
-domain_list_add(struct maps_domain_list *list, const char *item, int depth)
+/* domain_list_push - append one parsed pattern */
+static struct maps_domain_pattern *
+domain_list_push(struct maps_domain_list *list, int negate)
 {
-	int negate = 0;
+	struct maps_domain_pattern *p;
 
-	while (*item == '!') {
-		negate = !negate;
-		item++;
-	}
-	if (*item == '/' && depth < 10) {
-		FILE *fp = fopen(item, "r");
-		char line[4096];
-
-		if (fp == NULL)
-			msg_fatal("%s: open file %s: %m", list->title, item);
-		while (fgets(line, sizeof(line), fp)) {
-			char *hash = strchr(line, '#');
-			char **argv;
-
-			if (hash)
-				*hash = 0;
-			argv = maps_split_list(line, 0);
-			for (char **ap = argv; *ap; ap++) {
-				char *neg = xasprintf("%s%s",
-						      negate ? "!" : "", *ap);
-
-				domain_list_add(list, neg, depth + 1);
-				free(neg);
-			}
-			maps_argv_free(argv);
-		}
-		fclose(fp);
-		return;
-	}
 	list->patterns = xrealloc(list->patterns, ((size_t)list->count + 1)
 				  * sizeof(*list->patterns));
-	struct maps_domain_pattern *p = &list->patterns[list->count++];
-
+	p = &list->patterns[list->count++];
 	p->negate = negate;
 	p->text = NULL;
 	p->table = NULL;
-	if (strchr(item, ':') && item[0] != '[') {
-		p->table = map_open(item, MAPS_FLAGS_DEFAULT);
+	return p;
+}
+
+/* domain_fold - a pattern or name in folded form (xmalloc'd) */
+static char *
+domain_fold(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (utf8_on && !all_ascii(name) && valid_utf8(name)) {
+		utf8_fold(&sb, name);
 	} else {
-		p->text = xstrdup(item);
-		for (char *cp = p->text; *cp; cp++)
+		strbuf_set(&sb, name);
+		for (char *cp = sb.data; cp && *cp; cp++)
 			*cp = (char)tolower((unsigned char)*cp);
 	}
+	return strbuf_take(&sb);
+}
+
+/*
+ * domain_list_parse - Postfix's match_list_parse(): items of a string,
+ * each negated by leading '!'s on top of the negation it inherits;
+ * "/file" items add the file's lines (those not starting with '#');
+ * a '#' item ends the string with a warning.
+ */
+static void
+domain_list_parse(struct maps_domain_list *list, const char *string,
+		  int negate_in, int depth)
+{
+	char **argv = maps_split_list(string, 0);
+
+	for (char **ap = argv; *ap; ap++) {
+		const char *item = *ap;
+		int negate = negate_in;
+
+		if (*item == '#') {
+			msg_warn("%s: comment at end of line is not supported: "
+				 "%s", list->title, item);
+			break;
+		}
+		for (; *item == '!'; item++)
+			negate = !negate;
+		if (*item == 0)
+			msg_fatal("%s: no pattern after '!'", list->title);
+		if (*item == '/') {
+			FILE *fp = depth < 20 ? fopen(item, "r") : NULL;
+			char *line = NULL;
+			size_t cap = 0;
+
+			if (fp == NULL) {
+				/* Postfix: a table that fails every lookup. */
+				char *why = xasprintf("open file %s: %m", item);
+				struct maps_domain_pattern *p =
+					domain_list_push(list, negate);
+
+				p->table = map_standin("nofile", item, why);
+				free(why);
+				continue;
+			}
+			while (getline(&line, &cap, fp) >= 0)
+				if (line[0] != '#')
+					domain_list_parse(list, line, negate,
+							  depth + 1);
+			free(line);
+			fclose(fp);
+		} else if (item[0] != '[' && strchr(item, ':')) {
+			domain_list_push(list, negate)->table =
+				map_open(item, MAPS_FLAG_LOCK
+					 | MAPS_FLAG_UTF8_REQUEST);
+		} else {
+			domain_list_push(list, negate)->text =
+				domain_fold(item);
+		}
+	}
+	maps_argv_free(argv);
 }
 
 /* maps_domain_list_create - parse a domain list parameter */
@@ -619,13 +686,10 @@ maps_domain_list_create(const char *title, const char *spec,
 			int parent_matches_sub)
 {
 	struct maps_domain_list *list = xcalloc(1, sizeof(*list));
-	char **argv = maps_split_list(spec, 0);
 
 	list->title = xstrdup(title);
 	list->parent_matches_sub = parent_matches_sub;
-	for (char **ap = argv; *ap; ap++)
-		domain_list_add(list, *ap, 0);
-	maps_argv_free(argv);
+	domain_list_parse(list, spec ? spec : "", 0, 0);
 	return list;
 }
 
@@ -670,11 +734,9 @@ domain_match_one(struct maps_domain_list *list,
 int
 maps_domain_list_match(struct maps_domain_list *list, const char *name)
 {
-	char *folded = xstrdup(name);
+	char *folded = domain_fold(name);
 	int result = 0;
 
-	for (char *cp = folded; *cp; cp++)
-		*cp = (char)tolower((unsigned char)*cp);
 	list->error = 0;
 	for (int i = 0; i < list->count; i++) {
 		if (domain_match_one(list, &list->patterns[i], folded)) {

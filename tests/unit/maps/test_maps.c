@@ -235,6 +235,25 @@ test_domain_list(void **state)
 	assert_int_equal(maps_domain_list_match(l, "other.test"), 0);
 	assert_int_equal(l->error, MAPS_ERR_RETRY);
 	maps_domain_list_free(l);
+
+	/* /file items: lines of patterns, '#' lines skipped, negation
+	 * inherited; a missing file fails lookups that reach it. */
+	char *f = write_file("dl", "# comment\nFile.Example a.test\n"
+			     "!b.test\n");
+	char *spec = xasprintf("!%s, c.test, /nonexistent/file, d.test # x, "
+			       "e.test", f);
+
+	l = maps_domain_list_create("t", spec, 0);
+	assert_int_equal(maps_domain_list_match(l, "file.example"), 0);
+	assert_int_equal(maps_domain_list_match(l, "b.test"), 1);
+	assert_int_equal(maps_domain_list_match(l, "c.test"), 1);
+	assert_int_equal(l->error, 0);
+	assert_int_equal(maps_domain_list_match(l, "d.test"), 0);
+	assert_int_equal(l->error, MAPS_ERR_CONFIG);
+	assert_int_equal(maps_domain_list_match(l, "e.test"), 0);
+	maps_domain_list_free(l);
+	free(spec);
+	free(f);
 }
 
 static void
