@@ -110,6 +110,10 @@ const char *maps_changed(void);
  * only go to fixed-string tables.  Keys are the internal (unquoted)
  * form.  When the answer came from a key without the extension and extp
  * is not NULL, *extp gets the extension with its delimiter (xmalloc'd).
+ * The extension is split as Postfix does with its default settings: at
+ * the first delimiter character, never when the local part starts with
+ * one, nor for postmaster, MAILER-DAEMON, double-bounce, and (when '-'
+ * is a delimiter) owner-* and *-request.
  */
 #define MAPS_ADDR_FULL			(1 << 0)
 #define MAPS_ADDR_NOEXT			(1 << 1)

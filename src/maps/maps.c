@@ -496,20 +496,30 @@ addr_find_local(struct maps *maps, const char *full, const char *bare,
 	return result;
 }
 
-/* strip_ext - user+foo@domain -> user@domain, *ext = "+foo"; NULL if none */
+/*
+ * strip_ext - user+foo@domain -> user@domain with *ext = "+foo", or NULL
+ * when Postfix would not split: no delimiter, a delimiter first in the
+ * local part, postmaster, MAILER-DAEMON, double-bounce, and (when '-' is
+ * a delimiter, owner_request_special = yes) owner-foo and foo-request.
+ */
 static char *
 strip_ext(const char *addr, const char *delims, char **ext)
 {
 	const char *at = strrchr(addr, '@');
 	size_t ulen = at ? (size_t)(at - addr) : strlen(addr);
-	size_t i;
+	char *local = xstrndup(addr, ulen);
+	size_t i = strcspn(local, delims);
+	int keep = i == 0 || i == ulen
+		|| strcasecmp(local, "postmaster") == 0
+		|| strcasecmp(local, "mailer-daemon") == 0
+		|| strcasecmp(local, "double-bounce") == 0
+		|| (strchr(delims, '-')
+		    && (strncasecmp(local, "owner-", 6) == 0
+			|| (ulen > 8
+			    && strcasecmp(local + ulen - 8, "-request") == 0)));
 
-	/* Postfix leaves owner-foo and foo-request alone; the delimiter
-	 * must not start the local part. */
-	for (i = 1; i < ulen; i++)
-		if (strchr(delims, addr[i]))
-			break;
-	if (i >= ulen)
+	free(local);
+	if (keep)
 		return NULL;
 	*ext = xstrndup(addr + i, ulen - i);
 	return xasprintf("%.*s%s", (int)i, addr, at ? at : "");

@@ -200,6 +200,25 @@ test_addr_find(void **state)
 					   &ext), "local-bob");
 	assert_string_equal(ext, "+z");
 	free(ext);
+	/* Postfix's exceptions to splitting. */
+	ext = NULL;
+	assert_null(maps_addr_find(m, "+ann@example.com", &opts, &ext));
+	assert_null(ext);
+	maps_free(m);
+	m = maps_create("t", "inline:{owner-list@x.test=o, postmaster@x.test=p,"
+			" a@x.test=a}", MAPS_FLAGS_DEFAULT);
+	opts.rcpt_delim = "-+";
+	assert_null(maps_addr_find(m, "owner-list-x@x.test", &opts, NULL));
+	assert_string_equal(maps_addr_find(m, "a+b-c@x.test", &opts, &ext),
+			    "a");
+	assert_string_equal(ext, "+b-c");
+	free(ext);
+	maps_free(m);
+	opts.rcpt_delim = "+";
+	m = maps_create("t", "inline:{joe+x@example.com=full, "
+			"ann@example.com=bare, bob=local-bob, "
+			"carl@=carl-at, @example.org=at-domain}",
+			MAPS_FLAGS_DEFAULT);
 	/* bob is a local part only in local domains. */
 	assert_null(maps_addr_find(m, "bob@example.net", &opts, NULL));
 	assert_string_equal(maps_addr_find(m, "x@EXAMPLE.org", &opts, NULL),
