@@ -34,13 +34,18 @@ rcpt, data, eod (the reply to the final "."), rset, noop, quit, other.
               stage, then record in session.pending[stage] the bytes the
               client had already sent beyond the command being answered
               (proof of pipelining: with PIPELINING, MAIL's pending bytes
-              hold the RCPTs and DATA).
+              hold the RCPTs and DATA), and in session.peer_closed[stage]
+              whether the client had already closed the connection.
   host        the loopback address to listen on (default 127.0.0.1).
   unix_path   listen on this AF_UNIX socket (mode 0666) instead of
               127.0.0.1:port.
   data_stall  after the 354 reply, stop reading (the client's writes then
               block once the socket buffers are full); the session ends
               when the client closes or at stop().
+  data_rate   read the DATA content at about this many bytes per second
+              (a slow reader; 0: as fast as possible).
+  record_data_times  record (time, line) of every content line, the
+              final "." included, in session.data_times.
   rcvbuf      SO_RCVBUF of accepted connections (with data_stall: small
               buffers fill sooner).
 
@@ -104,6 +109,8 @@ class Session:
         self.transactions = []
         self.helo = None         # the EHLO/HELO/LHLO line
         self.pending = {}        # stage -> bytes already sent (see delay)
+        self.peer_closed = {}    # stage -> client had closed (see delay)
+        self.data_times = []     # (time, line) of DATA content lines
         self.closed = False      # the session thread has finished
         self.client_quit = False
         self.eof = False         # client closed the connection
@@ -128,13 +135,16 @@ class SMTPServer:
                  greeting=None, ehlo_keywords=None, replies=None,
                  rcpt_rules=None, lmtp_rules=None, actions=None,
                  stall_timeout=120.0, read_timeout=120.0, delay=None,
-                 unix_path=None, data_stall=False, rcvbuf=None):
+                 unix_path=None, data_stall=False, rcvbuf=None,
+                 data_rate=0, record_data_times=False):
         self.port = port
         self.host = host
         self.delay = dict(delay or {})
         self.unix_path = unix_path
         self.data_stall = data_stall
         self.rcvbuf = rcvbuf
+        self.data_rate = data_rate
+        self.record_data_times = record_data_times
         self.lmtp = lmtp
         self.hostname = hostname
         self.greeting = greeting or "220 %s ESMTP postern-test-server" % (
@@ -345,6 +355,8 @@ class _Handler:
         if stage in self.srv.delay:
             time.sleep(self.srv.delay[stage])
             self.sess.pending[stage] = self.peek_pending()
+            self.sess.peer_closed[stage] = (
+                self.sess.pending[stage] == b"" and self.peer_eof())
         if act == HANGUP:
             raise _Close()
         if act == STALL:
@@ -368,7 +380,33 @@ class _Handler:
             self.conn.settimeout(self.srv.read_timeout)
         return bytes(got or b"")
 
+    def peer_eof(self):
+        """True if the client has closed its end (nothing more to read)."""
+        self.conn.settimeout(0)
+        try:
+            return self.conn.recv(1, socket.MSG_PEEK) == b""
+        except (BlockingIOError, socket.timeout):
+            return False
+        except OSError:
+            return True
+        finally:
+            self.conn.settimeout(self.srv.read_timeout)
+
     def readline(self):
+        buf = getattr(self, "_slowbuf", None)
+        if buf:
+            if b"\n" in buf:
+                i = buf.index(b"\n") + 1
+                line = bytes(buf[:i])
+                del buf[:i]
+                return line
+            rest = self.rfile.readline(1 << 20)
+            line = bytes(buf) + rest
+            del buf[:]
+            if not rest:
+                self.sess.eof = True
+                raise _Close()
+            return line
         line = self.rfile.readline(1 << 20)
         if not line:
             self.sess.eof = True
@@ -466,11 +504,32 @@ class _Handler:
             self.respond("other", "502 5.5.2 Error: command not recognized",
                          text)
 
+    def slow_readline(self):
+        """readline() at about srv.data_rate bytes per second."""
+        while b"\n" not in self._slowbuf:
+            chunk = self.rfile.read1(4096)
+            if not chunk:
+                self.sess.eof = True
+                raise _Close()
+            self._slowbuf += chunk
+            time.sleep(len(chunk) / float(self.srv.data_rate))
+        i = self._slowbuf.index(b"\n") + 1
+        line = bytes(self._slowbuf[:i])
+        del self._slowbuf[:i]
+        return line
+
     def read_data(self, t):
         raw = bytearray()
         data = bytearray()
+        if not getattr(self, "_slowbuf", None):
+            self._slowbuf = bytearray()
         while True:
-            line = self.readline()
+            if self.srv.data_rate:
+                line = self.slow_readline()
+            else:
+                line = self.readline()
+            if self.srv.record_data_times:
+                self.sess.data_times.append((time.time(), line))
             if line == b".\r\n":
                 break
             raw += line
