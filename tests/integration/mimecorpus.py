@@ -50,9 +50,9 @@ REC_MESG, REC_XTRA, REC_NORM, REC_CONT = b"M", b"X", b"N", b"L"
 REC_PTR, REC_DTXT, REC_END = b"p", b"w", b"E"
 
 
-def corpus_names():
-    return sorted(os.path.basename(p)[:-4]
-                  for p in glob.glob(os.path.join(FIXTURES, "*.eml")))
+def corpus_names(fixtures=None):
+    return sorted(os.path.basename(p)[:-4] for p in
+                  glob.glob(os.path.join(fixtures or FIXTURES, "*.eml")))
 
 
 def _rec_len(data, pos):
@@ -110,12 +110,16 @@ def encode_records(recs):
     return bytes(out)
 
 
-def deliver_corpus(ctx_or_none, agent, build, names=None, log=print):
+def deliver_corpus(ctx_or_none, agent, build, names=None, main_cf=None,
+                   fixtures=None):
     """Deliver the corpus; return {name: (records, data, outcome)} and the
-    instance (for log inspection).  ctx_or_none: a run.py Context (which
+    instance (for log inspection).  main_cf: extra main.cf settings
+    (e.g. smaller MIME limits).  fixtures: the directory of the NAME.eml
+    files (default: tests/fixtures/mime).  ctx_or_none: a run.py Context (which
     cleans up), or None: a private instance and server, stopped and removed
     before returning (kept on failure with KEEP=1)."""
-    names = names or corpus_names()
+    fixtures = fixtures or FIXTURES
+    names = names or corpus_names(fixtures)
     if ctx_or_none is not None:
         srv = ctx_or_none.server(ehlo_keywords=NO_8BITMIME)
     else:
@@ -126,15 +130,16 @@ def deliver_corpus(ctx_or_none, agent, build, names=None, log=print):
                 "smtputf8_autodetect_classes": "verify",
                 "queue_run_delay": "300s", "minimal_backoff_time": "300s",
                 "maximal_backoff_time": "300s"}
+    settings.update(main_cf or {})
     if ctx_or_none is not None:
         inst = ctx_or_none.instance(relay_port=srv.port, main_cf=settings)
-        return _deliver(inst, srv, names), inst
+        return _deliver(inst, srv, names, fixtures), inst
     inst = pfinstance.Instance(agent=agent, build=build,
                                relay_port=srv.port, main_cf=settings)
     failed = True
     try:
         inst.start()
-        out = _deliver(inst, srv, names)
+        out = _deliver(inst, srv, names, fixtures)
         failed = False
         return out, inst
     finally:
@@ -142,9 +147,9 @@ def deliver_corpus(ctx_or_none, agent, build, names=None, log=print):
         srv.stop()
 
 
-def _deliver(inst, srv, names):
+def _deliver(inst, srv, names, fixtures):
     for name in names:
-        with open(os.path.join(FIXTURES, name + ".eml"), "rb") as f:
+        with open(os.path.join(fixtures, name + ".eml"), "rb") as f:
             inst.inject(SENDER, [name + "@dest.test"], f.read(),
                         extra_args=["-B", "8BITMIME"])
     q = inst.wait_queue(lambda q: len(q) == len(names) and all(
