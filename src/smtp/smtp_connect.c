@@ -1,23 +1,38 @@
 /*
- * smtp_connect - find the server(s) for a request's next hop, connect,
- * and hand each session to the protocol engine
+ * smtp_connect - find the servers of a request's next hop, connect, and
+ * hand each session to the protocol engine
  *
- * smtp_connect() parses the next-hop forms of smtp(8) and lmtp(8):
+ * smtp_connect() delivers one request.  The next hop is one of
  *
- *   SMTP: host, host:port, [host], [host]:port, [address], [address]:port,
- *         [ipv6:address]:port
- *   LMTP: unix:/path, inet:host, inet:host:port, inet:[address]:port
+ *   SMTP: domain, domain:port, [host], [host]:port, [address],
+ *         [address]:port, [ipv6:address], [ipv6:address]:port, or a list
+ *         of these separated by commas or white space (relayhost)
+ *   LMTP: unix:/path, inet:host, inet:host:port, inet:[address]:port, or
+ *         the same forms without "inet:"
  *
- * resolves host names (for now with getaddrinfo, honouring
- * inet_protocols), and tries each address in turn until no recipient is
- * left.  Only the last address is the "final server": before it, soft
- * failures keep recipients for the next one.  A connection failure is
- * logged as "connect to host[addr]:port: reason" and becomes 4.4.1.
+ * where a port is a number or a service name (known_tcp_ports, then
+ * services(5)), smtp_tcp_port by default.  smtp_fallback_relay
+ * destinations follow the next hop's own.  For each destination in turn,
+ * the address list is built (smtp_addr.c: MX lookup unless bracketed or
+ * DNS is disabled, then addresses, in Postfix 3.7's order, cut at
+ * smtp_mx_address_limit) and sessions are made (smtp_race.c: sequential,
+ * or staggered attempts when smtp_connection_race_delay is not 0) until
+ * no recipient is left, smtp_mx_session_limit sessions have got through
+ * the EHLO handshake, or the list is used up.
  *
- * Ports: a number, or a service name looked up in known_tcp_ports and
- * then services(5) (which may be absent inside the chroot).
+ * Only the last server of the last destination is the "final server":
+ * before it, a soft failure keeps the recipients for the next server
+ * (smtp_trouble.c).  A destination where this host is an MX, or whose
+ * mail loops back to this host, is the last one tried.  What is left at
+ * the end is deferred or bounced with the last failure, made soft when it
+ * points at a configuration problem (relayhost or fallback relay), as
+ * Postfix 3.7 does.
+ *
+ * Hooks into other modules: smtp_helo() reads the greeting the race left
+ * unread in the socket; smtp_stream_except() words a greeting timeout.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -32,15 +47,10 @@
 
 #include "global/params.h"
 #include "smtp.h"
+#include "smtp_addr.h"
 #include "util/msg.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
-
-struct smtp_addr {
-	struct sockaddr_storage sa;
-	socklen_t len;
-	char text[INET6_ADDRSTRLEN];
-};
 
 /* known_port - look a service name up in known_tcp_ports */
 static int
@@ -75,173 +85,119 @@ known_port(const char *name)
 	return port;
 }
 
-/* smtp_find_port - port number for a number or service name, -1 if bad */
+/* all_digits - a non-empty string of digits */
 static int
-smtp_find_port(const char *service)
+all_digits(const char *s)
 {
-	struct servent *se;
-	char *end;
-	long n;
-
-	if (*service == 0)
-		return -1;
-	n = strtol(service, &end, 10);
-	if (*end == 0)
-		return (n > 0 && n < 65536) ? (int)n : -1;
-	if ((n = known_port(service)) > 0 && n < 65536)
-		return (int)n;
-	if ((se = getservbyname(service, "tcp")) != NULL)
-		return ntohs((unsigned short)se->s_port);
-	return -1;
+	if (*s == 0)
+		return 0;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return 0;
+	return 1;
 }
 
-/* parse_dest - split "[host]:port" forms; returns 0 or -1 */
-static int
-parse_dest(const char *dest, char **host, char **service, int *bracketed)
+/*
+ * parse_dest - split a destination into host and port.  Bad syntax and
+ * unknown services are fatal, as they are in Postfix: they are
+ * configuration errors, and the queue manager will try again later.
+ */
+static char *
+parse_dest(const char *dest, const char *def_service, int *port)
 {
-	const char *cp;
+	char *buf = xstrdup(dest), *host, *service = NULL, *cp;
+	const char *err = NULL;
+	int n;
 
-	*bracketed = 0;
-	if (*dest == '[') {
-		if ((cp = strchr(dest, ']')) == NULL)
-			return -1;
-		*host = xstrndup(dest + 1, (size_t)(cp - dest - 1));
-		*bracketed = 1;
-		cp++;
-		if (*cp == ':')
-			*service = xstrdup(cp + 1);
-		else if (*cp == 0)
-			*service = NULL;
-		else {
-			free(*host);
-			return -1;
+	if (*buf == '[') {
+		host = buf + 1;
+		if (strncasecmp(host, "ipv6:", 5) == 0)
+			host += 5;
+		if ((cp = strchr(host, ']')) == NULL) {
+			err = "missing \"]\"";
+		} else {
+			*cp++ = 0;
+			if (*cp == ':')
+				service = cp + 1;
+			else if (*cp)
+				err = "garbage after \"]\"";
 		}
-	} else if ((cp = strrchr(dest, ':')) != NULL
-		   && strchr(dest, ':') == cp) {
-		*host = xstrndup(dest, (size_t)(cp - dest));
-		*service = xstrdup(cp + 1);
 	} else {
-		*host = xstrdup(dest);
-		*service = NULL;
+		host = buf;
+		if ((cp = strrchr(buf, ':')) != NULL) {
+			*cp = 0;
+			service = cp + 1;
+		}
 	}
-	if (strncasecmp(*host, "ipv6:", 5) == 0) {
-		char *v6 = xstrdup(*host + 5);
+	if (err == NULL && *host == 0)
+		err = "missing host information";
+	if (err == NULL && service && *service == 0)
+		err = "missing service information";
+	if (err == NULL && !dns_valid_hostname(host) && !dns_valid_hostaddr(host))
+		err = "valid hostname or network address required";
+	if (err == NULL && service && isdigit((unsigned char)*service)
+	    && !all_digits(service))
+		err = "garbage after numerical service";
+	if (err)
+		msg_fatal("%s in server description: %s", err, dest);
+	if (service == NULL)
+		service = (char *)def_service;
+	if ((n = known_port(service)) > 0) {
+		*port = n;
+	} else if (all_digits(service)) {
+		n = atoi(service);
+		if (n <= 0 || n >= 65536)
+			msg_fatal("bad network port: %s for destination: %s",
+				  service, dest);
+		*port = n;
+	} else {
+		struct servent *se = getservbyname(service, "tcp");
 
-		free(*host);
-		*host = v6;
+		if (se == NULL)
+			msg_fatal("unknown service: %s/tcp", service);
+		*port = ntohs((unsigned short)se->s_port);
 	}
-	return **host ? 0 : -1;
+	/* The host (without brackets) lives on in buf. */
+	memmove(buf, host, strlen(host) + 1);
+	return buf;
 }
 
-/* resolve - addresses for host, in the resolver's order */
-static int
-resolve(struct smtp_state *state, const char *host, int port,
-	struct smtp_addr **out, int *count)
-{
-	struct addrinfo hints, *res = NULL, *ai;
-	int family = AF_UNSPEC, err, n = 0;
-	char portstr[16];
-
-	if (strcasecmp(var_inet_protocols, "ipv4") == 0)
-		family = AF_INET;
-	else if (strcasecmp(var_inet_protocols, "ipv6") == 0)
-		family = AF_INET6;
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = family;
-	hints.ai_socktype = SOCK_STREAM;
-	snprintf(portstr, sizeof(portstr), "%d", port);
-	if ((err = getaddrinfo(host, portstr, &hints, &res)) != 0) {
-		int soft = (err == EAI_AGAIN || err == EAI_FAIL
-			    || err == EAI_MEMORY || err == EAI_SYSTEM);
-
-		smtp_set_why(state, soft ? "4.4.3" : "5.4.4",
-			       "Host or domain name not found. Name service "
-			       "error for name=%s type=%s: %s", host,
-			       family == AF_INET6 ? "AAAA" : "A",
-			       soft ? "Host not found, try again"
-			       : "Host not found");
-		return -1;
-	}
-	for (ai = res; ai; ai = ai->ai_next)
-		n++;
-	*out = xcalloc((size_t)n, sizeof(**out));
-	n = 0;
-	for (ai = res; ai; ai = ai->ai_next) {
-		struct smtp_addr *a = &(*out)[n];
-		const void *bin;
-
-		if (ai->ai_addrlen > sizeof(a->sa))
-			continue;
-		memcpy(&a->sa, ai->ai_addr, ai->ai_addrlen);
-		a->len = ai->ai_addrlen;
-		bin = ai->ai_family == AF_INET6
-		    ? (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr
-		    : (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-		inet_ntop(ai->ai_family, bin, a->text, sizeof(a->text));
-		n++;
-	}
-	freeaddrinfo(res);
-	*count = n;
-	return 0;
-}
-
-/* connect_timed - connect with smtp_connect_timeout; fd or -1 (errno) */
-static int
-connect_timed(const struct sockaddr *sa, socklen_t len, int timeout)
-{
-	struct pollfd pfd;
-	int fd, err = 0, n;
-	socklen_t errlen = sizeof(err);
-
-	if ((fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC
-			 | SOCK_NONBLOCK, 0)) < 0)
-		return -1;
-	if (connect(fd, sa, len) == 0)
-		return fd;
-	if (errno != EINPROGRESS)
-		goto fail;
-	pfd.fd = fd;
-	pfd.events = POLLOUT;
-	do {
-		n = poll(&pfd, 1, timeout > 0 ? timeout * 1000 : -1);
-	} while (n < 0 && errno == EINTR);
-	if (n == 0) {
-		errno = ETIMEDOUT;
-		goto fail;
-	}
-	if (n < 0)
-		goto fail;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &errlen) < 0)
-		goto fail;
-	if (err) {
-		errno = err;
-		goto fail;
-	}
-	return fd;
-fail:
-	err = errno;
-	close(fd);
-	errno = err;
-	return -1;
-}
-
-/* run_session - talk to one connected server */
+/* keep_to_pending - recipients kept for a backup server are pending */
 static void
-run_session(struct smtp_state *state, struct stream *stream,
-	    const char *host, const char *addr, int port)
+keep_to_pending(struct smtp_state *state)
 {
-	state->session = smtp_session_create(stream, host, addr, port);
-	state->session->queue_id = state->req->queue_id;
-	if (smtp_helo(state) == 0)
-		(void)smtp_xfer(state);
-	else
-		smtp_quit(state);
-	smtp_session_free(state->session);
-	state->session = NULL;
-	/* Recipients kept for a backup server become pending again. */
 	for (int i = 0; i < state->req->rcpt_count; i++)
 		if (state->rcpt_state[i] == SMTP_RCPT_KEEP)
 			state->rcpt_state[i] = SMTP_RCPT_PENDING;
+}
+
+/*
+ * session_start - wrap a connected socket; the greeting, if the race
+ * already saw it, is still unread in the socket.
+ */
+static void
+session_start(struct smtp_state *state, int fd, const char *host,
+	      const char *addr, int port)
+{
+	state->session = smtp_session_create(stream_fdopen(fd), host, addr,
+					     port);
+	state->session->queue_id = state->req->queue_id;
+}
+
+/* session_end - close and forget, recipients ready for the next server */
+static void
+session_end(struct smtp_state *state)
+{
+	struct deliver_request *req = state->req;
+
+	smtp_session_free(state->session);
+	state->session = NULL;
+	keep_to_pending(state);
+	/* Set-up time of the next session starts afresh, as in Postfix. */
+	memset(&req->msg_stats.conn_setup_done, 0,
+	       sizeof(req->msg_stats.conn_setup_done));
+	memset(&req->msg_stats.deliver_done, 0,
+	       sizeof(req->msg_stats.deliver_done));
 }
 
 /* connect_unix - LMTP over a UNIX-domain socket */
@@ -249,72 +205,222 @@ static void
 connect_unix(struct smtp_state *state, const char *path)
 {
 	struct sockaddr_un sun;
-	int fd;
+	struct pollfd pfd;
+	int fd, n = 0, err = 0;
+	socklen_t errlen = sizeof(err);
 
+	if (*var_smtp_fallback_relay)
+		msg_warn("ignoring \"%s = %s\" setting for non-TCP connections",
+			 "lmtp_fallback_relay", var_smtp_fallback_relay);
 	state->final_server = 1;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
-		smtp_set_why(state, "4.3.5", "unix-domain name too long: %s",
-			     path);
+		msg_warn("unix-domain name too long: %s", path);
+		smtp_set_why(state, "4.3.5", "Server configuration error");
 		return;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
-	fd = connect_timed((struct sockaddr *)&sun, sizeof(sun),
-			   var_smtp_connect_timeout);
-	if (fd < 0) {
-		int err = errno;
-
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			 0)) < 0)
+		msg_fatal("smtp_connect_unix: socket: %m");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		err = errno;
+		if (err == EINPROGRESS || err == EAGAIN) {
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			do {
+				n = poll(&pfd, 1, var_smtp_connect_timeout > 0
+					 ? var_smtp_connect_timeout * 1000 : -1);
+			} while (n < 0 && errno == EINTR);
+			if (n == 0)
+				err = ETIMEDOUT;
+			else if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err,
+					    &errlen) < 0)
+				err = errno;
+		}
+	}
+	if (err) {
+		close(fd);
 		smtp_set_why(state, "4.4.1", "connect to %s[%s]: %s",
 			     var_myhostname, path, strerror(err));
 		msg_info("%s", state->why->reason);
 		return;
 	}
-	run_session(state, stream_fdopen(fd), var_myhostname, path, 0);
+	session_start(state, fd, var_myhostname, path, 0);
+	if (smtp_helo(state) == 0)
+		(void)smtp_xfer(state);
+	else
+		smtp_quit(state);
+	session_end(state);
 }
 
-/* connect_inet - every address of one destination, in order */
+/*
+ * try_servers - sessions with the addresses of one destination until no
+ * recipient is left, the session limit is reached, or no address is
+ * left.  final_nexthop says whether this is the last destination.
+ */
 static void
-connect_inet(struct smtp_state *state, const char *dest)
+try_servers(struct smtp_state *state, struct dns_rr *addrs, int port,
+	    int final_nexthop, int delay_ms)
 {
-	char *host = NULL, *service = NULL;
-	struct smtp_addr *addrs = NULL;
-	int bracketed, port, count = 0;
+	int count = dns_rr_count(addrs), sessions = 0;
+	struct smtp_race *race;
 
-	if (parse_dest(dest, &host, &service, &bracketed) < 0) {
-		smtp_set_why(state, "5.4.4", "bad destination syntax: %s",
-			     dest);
-		goto out;
-	}
-	port = smtp_find_port(service ? service : var_smtp_tcp_port);
-	if (port < 0) {
-		smtp_set_why(state, "4.3.5", "unknown service: %s/tcp",
-			     service ? service : var_smtp_tcp_port);
-		goto out;
-	}
-	if (resolve(state, host, port, &addrs, &count) < 0)
-		goto out;
-	for (int i = 0; i < count && state->rcpt_left > 0; i++) {
-		struct smtp_addr *a = &addrs[i];
-		int fd;
+	if (var_smtp_mx_address_limit > 0 && count > var_smtp_mx_address_limit)
+		count = var_smtp_mx_address_limit;
+	race = smtp_race_create(state, addrs, count, port, delay_ms);
+	while (state->rcpt_left > 0) {
+		const struct dns_rr *rr;
+		enum smtp_race_result r;
+		char text[INET6_ADDRSTRLEN];
+		int fd, last;
 
-		state->final_server = (i == count - 1);
-		fd = connect_timed((struct sockaddr *)&a->sa, a->len,
-				   var_smtp_connect_timeout);
-		if (fd < 0) {
-			int err = errno;
-
-			smtp_set_why(state, "4.4.1", "connect to %s[%s]:%d: %s",
-				     host, a->text, port, strerror(err));
-			msg_info("%s", state->why->reason);
-			continue;
+		r = smtp_race_next(race, &fd, &rr);
+		if (r == SMTP_RACE_NONE)
+			break;
+		last = smtp_race_remaining(race) == 0;
+		/* Handshake failures do not count towards the session limit. */
+		state->final_server = final_nexthop && last;
+		session_start(state, fd, smtp_addr_hname(rr),
+			      dns_rr_addr_text(rr, text, sizeof(text)), port);
+		if (rr->pref == addrs->pref)
+			state->session->features |= SMTP_FEATURE_BEST_MX;
+		if (r == SMTP_RACE_GREET_TIMEOUT) {
+			stream_set_error(state->session->stream, STREAM_TIMEOUT,
+					 ETIMEDOUT);
+			smtp_stream_except(state,
+					   "receiving the initial server greeting");
+		} else if (smtp_helo(state) != 0) {
+			if (stream_error(state->session->stream) == STREAM_OK)
+				smtp_quit(state);
+		} else {
+			/* Delivery attempts do count. */
+			if (++sessions == var_smtp_mx_session_limit) {
+				last = 1;
+				smtp_race_abandon_all(race, "session limit "
+						      "reached");
+			}
+			state->final_server = final_nexthop && last;
+			(void)smtp_xfer(state);
 		}
-		run_session(state, stream_fdopen(fd), host, a->text, port);
+		session_end(state);
+		if (sessions == var_smtp_mx_session_limit)
+			break;
 	}
-out:
-	free(host);
-	free(service);
-	free(addrs);
+	smtp_race_abandon_all(race, "no recipient left");
+	smtp_race_free(race);
+}
+
+/* race_delay - smtp_connection_race_delay in milliseconds */
+static int
+race_delay(void)
+{
+	int ms;
+
+	if (smtp_race_parse_delay(var_smtp_connection_race_delay, &ms) < 0)
+		msg_fatal("invalid %s value: \"%s\" (use e.g. 300ms, 1s or 0)",
+			  smtp_lmtp_mode ? "lmtp_connection_race_delay"
+			  : "smtp_connection_race_delay",
+			  var_smtp_connection_race_delay);
+	return ms;
+}
+
+/* connect_inet - every destination of the next hop, then fallbacks */
+static void
+connect_inet(struct smtp_state *state, const char *nexthop)
+{
+	static const char seps[] = ", \t\r\n";
+	char *list = xasprintf("%s", nexthop), *rest, *item;
+	char **sites = NULL;
+	int nsites = 0, non_fallback, stopped = -1, delay_ms = race_delay();
+	struct smtp_why why = { "", STRBUF_INIT };
+
+	smtp_addr_init();
+	for (rest = list; (item = strsep(&rest, seps)) != NULL;) {
+		if (*item == 0)
+			continue;
+		sites = xrealloc(sites, (size_t)(nsites + 1) * sizeof(*sites));
+		sites[nsites++] = xstrdup(item);
+	}
+	free(list);
+	if (nsites == 0)
+		msg_panic("null destination: \"%s\"", nexthop);
+	non_fallback = nsites;
+	list = xstrdup(var_smtp_fallback_relay);
+	for (rest = list; (item = strsep(&rest, seps)) != NULL;) {
+		if (*item == 0)
+			continue;
+		sites = xrealloc(sites, (size_t)(nsites + 1) * sizeof(*sites));
+		sites[nsites++] = xstrdup(item);
+	}
+	free(list);
+
+	for (int i = 0; i < nsites && state->rcpt_left > 0; i++) {
+		int final_nexthop = (i == nsites - 1), port, found_myself = 0;
+		int flags = 0, lookup_mx;
+		struct dns_rr *addrs;
+		char *host;
+
+		stopped = i;
+		host = parse_dest(sites[i], var_smtp_tcp_port, &port);
+		if (var_helpful_warnings && !var_smtp_tls_wrappermode
+		    && port == 465)
+			msg_info("SMTPS wrappermode (TCP port 465) requires "
+				 "setting \"%s = yes\", and \"%s = encrypt\" "
+				 "(or stronger)", smtp_lmtp_mode
+				 ? "lmtp_tls_wrappermode" : "smtp_tls_wrappermode",
+				 smtp_lmtp_mode ? "lmtp_tls_security_level"
+				 : "smtp_tls_security_level");
+		if (msg_verbose)
+			msg_info("connecting to %s port %d", host, port);
+		if (!state->lmtp && port == 25)
+			flags |= SMTP_ADDR_FLAG_LOOP_DETECT;
+		lookup_mx = !state->lmtp && smtp_addr_dns_enabled()
+		    && sites[i][0] != '[';
+		if (lookup_mx) {
+			addrs = smtp_domain_addr(host, flags, &why, &found_myself);
+			/* When this host is an MX, no non-MX backups. */
+			if (found_myself)
+				final_nexthop = 1;
+		} else {
+			addrs = smtp_host_addr(host, flags, &why);
+		}
+		/* Mail that loops back to this host: fallbacks won't help. */
+		if (addrs == NULL && strcmp(why.status, "5.4.6") == 0)
+			final_nexthop = 1;
+		if (addrs == NULL) {
+			if (why.status[0])
+				smtp_set_why(state, why.status, "%s",
+					     strbuf_str(&why.reason));
+		} else {
+			try_servers(state, addrs, port, final_nexthop,
+				    delay_ms);
+		}
+		dns_rr_free(addrs);
+		free(host);
+		if (final_nexthop)
+			break;
+	}
+	strbuf_release(&why.reason);
+
+	/*
+	 * Left-overs get the last failure.  A hard one that is about the
+	 * relayhost or a fallback relay is a configuration problem: defer.
+	 */
+	if (state->rcpt_left > 0 && state->why && state->why->status[0] == '5') {
+		if (stopped >= non_fallback && stopped < nsites) {
+			msg_warn("%s configuration problem", smtp_lmtp_mode
+				 ? "lmtp_fallback_relay" : "smtp_fallback_relay");
+			dsn_set_status(state->why, "4.3.5");
+		} else if (!state->lmtp && strcmp(sites[0], var_relayhost) == 0) {
+			msg_warn("relayhost configuration problem");
+			dsn_set_status(state->why, "4.3.5");
+		}
+	}
+	for (int i = 0; i < nsites; i++)
+		free(sites[i]);
+	free(sites);
 }
 
 /* smtp_connect - deliver to the request's next hop */
