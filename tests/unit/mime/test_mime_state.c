@@ -329,6 +329,15 @@ test_header_limit(void **state)
 	       "BE\n");
 	assert_string_equal(mime_state_detail(errs)->text,
 			    "message header length exceeds safety limit");
+	/* The limit comes from header_size_limit. */
+	params_set("header_size_limit", "20");
+	errs = run(MIME_OPT_REPORT_TRUNC_HEADER,
+		   "X-A: 0123456789\n\tmore\n\tdropped\n", 1000, 0, 0, 0);
+	params_set("header_size_limit", NULL);
+	assert_int_equal(errs, MIME_ERR_TRUNC_HEADER);
+	errs = run(MIME_OPT_REPORT_TRUNC_HEADER,
+		   "X-A: 0123456789\n\tmore\n\tdropped\n", 1000, 0, 0, 0);
+	assert_int_equal(errs, 0);
 	/* Not asked: same output, no error. */
 	errs = run(MIME_OPT_NONE, "X-A: 0123456789\n\tmore\n\tdropped\n",
 		   1000, 20, 0, 0);
