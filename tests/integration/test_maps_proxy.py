@@ -10,6 +10,8 @@ lookup fail softly (a deferral), never "not found".
 """
 
 import os
+import subprocess
+import time
 
 from test_maps import Dir, maptool, only_once, run
 
@@ -54,6 +56,27 @@ def test_maps_proxy_lookups(ctx):
         rc, out, err = run([maptool(ctx), "-c", inst.etc, "-a",
                             "joe@regexp.test", tables[1]], cwd=inst.spool)
         assert out == "local=joe\n", (out, err)
+
+        # A long-lived client survives proxymap restarting (postfix
+        # reload): the next lookup reconnects.
+        p = subprocess.Popen([maptool(ctx), "-c", inst.etc, "-q", "-",
+                              tables[0]], cwd=inst.spool,
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE)
+        try:
+            p.stdin.write(b"key1\n")
+            p.stdin.flush()
+            assert p.stdout.readline() == b"key1\tvalue one\n"
+            inst.postfix("reload")
+            time.sleep(2)
+            p.stdin.write(b"user@example.com\n")
+            p.stdin.close()
+            assert p.stdout.readline() == b"user@example.com\tu\n"
+            p.wait(timeout=20)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
 
         # Not in proxy_read_maps: fatal, with Postfix's words.
         other = d.write("o", "k v\n")

@@ -121,6 +121,7 @@ main(int argc, char **argv)
 			} else if (maps->error) {
 				printf("%s\t<error %d>\n", line, maps->error);
 			}
+			fflush(stdout);
 		}
 		free(line);
 	} else if (query) {
