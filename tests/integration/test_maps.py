@@ -269,7 +269,6 @@ REGEXP_SOURCE = r"""
 # regexp test
 /^(.*)@example\.com$/        user=$1 at example
 /^postmaster@/               pm
-!/\.net$/                    not-dotnet
 /^(a)(b)?(c)$/               [$1|$2|$3|$$|${1}x]
 /^CaseSens$/i                exact-case
 /^multi$/
@@ -278,6 +277,21 @@ if /^inif/
 /^inif-(.*)$/                if-hit $1
 endif
 /^x(.)y$/                    got $1
+#alternative delimiters and an escaped delimiter
+|^pipe\|(.*)$|                pipe-delim $1
+!^bang/slash/(.*)$!          bang-delim $1
+/^a\/b$/                     escaped-slash
+/^basic\(x\)\{2\}$/x            basic-re
+IF !/^skip/
+ENDIF junk
+/^nested-(.*)$/              nested-outer $1
+if /^nested-a/
+if /b$/
+/^nested-(a)(.*)$/           nested-inner $1 $2
+endif
+endif
+/^\$dollar(.)$/              money$$ ${1}x $1$1
+!/\.net$/                    not-dotnet
 """
 REGEXP_BAD = r"""
 /unclosed                     x
@@ -294,7 +308,9 @@ if /never/
 """
 REGEXP_KEYS = ["joe@example.com", "JOE@EXAMPLE.COM", "postmaster@x.net",
                "a@b.net", "ac", "abc", "CaseSens", "casesens", "multi",
-               "inif-yes", "inif", "xay", "x.net", "f", "fg", "b", "d"]
+               "inif-yes", "inif", "xay", "x.net", "f", "fg", "b", "d", "pipe|x",
+               "bang/slash/y", "a/b", "basic(x){2}", "basicxx",
+               "nested-ab", "nested-ac", "nested-zb", "$dollarZ", "skip"]
 
 
 def test_maps_regexp(ctx):
@@ -310,14 +326,14 @@ def test_maps_regexp(ctx):
         d.cleanup()
 
 
-PCRE_SOURCE = REGEXP_SOURCE + r"""
+PCRE_SOURCE = r"""
 /^(?:opt-)?(\w+)\.(\w+)$/     pcre $2.$1
 /^dot.all$/                  dotall-default
 /^anch/A                     anchored
 /^greedy(.+)(.*)$/U          ungreedy [$1][$2]
 /^(x)?y$/                    unset [$1]
 /^\d+$/                      digits
-"""
+""" + REGEXP_SOURCE
 PCRE_BAD = REGEXP_BAD + r"""
 /a/X                         obsolete-flag
 /(?<name>a)b/                named
