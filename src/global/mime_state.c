@@ -746,24 +746,6 @@ body_input(struct mime_state *st, int rec_type, int is_text,
 		body_out(st, rec_type, text, len);
 }
 
-/*
- * header_size_limit - the header_size_limit parameter.  It is not a row
- * of the parameter table (yet), so it is looked up by name; Postfix's
- * default and lower bound apply.
- */
-static size_t
-header_size_limit(void)
-{
-	const char *value = param_get("header_size_limit");
-	long n;
-
-	if (value == NULL || *value == 0)
-		return MIME_HEADER_LIMIT_DEFAULT;
-	if (param_parse_long(value, &n) < 0 || n < 1)
-		msg_fatal("invalid header_size_limit: %s", value);
-	return (size_t)n;
-}
-
 /* mime_state_create - a parser in the primary header state */
 struct mime_state *
 mime_state_create(int flags, const struct mime_state_cb *cb, void *ctx)
@@ -778,7 +760,8 @@ mime_state_create(int flags, const struct mime_state_cb *cb, void *ctx)
 	if (cb)
 		st->cb = *cb;
 	st->ctx = ctx;
-	st->header_limit = header_size_limit();
+	st->header_limit = var_header_size_limit > 0
+		? (size_t)var_header_size_limit : MIME_HEADER_LIMIT_DEFAULT;
 	st->nesting_limit = var_mime_nesting_limit > 0
 		? var_mime_nesting_limit : 100;
 	st->boundary_limit = var_mime_boundary_length_limit > 0

@@ -331,9 +331,13 @@ test_header_limit(void **state)
 			    "message header length exceeds safety limit");
 	/* The limit comes from header_size_limit. */
 	params_set("header_size_limit", "20");
+	params_load(0);
+	assert_int_equal(var_header_size_limit, 20);
 	errs = run(MIME_OPT_REPORT_TRUNC_HEADER,
 		   "X-A: 0123456789\n\tmore\n\tdropped\n", 1000, 0, 0, 0);
 	params_set("header_size_limit", NULL);
+	params_load(0);
+	assert_int_equal(var_header_size_limit, 102400);
 	assert_int_equal(errs, MIME_ERR_TRUNC_HEADER);
 	errs = run(MIME_OPT_REPORT_TRUNC_HEADER,
 		   "X-A: 0123456789\n\tmore\n\tdropped\n", 1000, 0, 0, 0);
