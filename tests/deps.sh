@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev libc-ares-dev libsasl2-dev
 libdb-dev db5.3-util libpcre2-dev libcmocka-dev postfix postfix-pcre sasl2-bin
 libsasl2-modules libsasl2-modules-db python3 openssl socat procps
-iproute2 dnsmasq-base dovecot-lmtpd"
+iproute2 dnsmasq-base dovecot-lmtpd python3-aiosmtpd"
 
 missing=""
 for p in $PKGS; do
