@@ -205,3 +205,22 @@ def test_mime_random_differential(ctx):
         skip("runs once per agent (chroot n)")
     _differential(ctx, 1, 40, False, (100, 2048))
     _differential(ctx, 11, 30, True, (2, 6))
+
+
+def test_mime_smtputf8_implies_8bitmime(ctx):
+    """A server that offers SMTPUTF8 but not 8BITMIME is taken to have
+    8BITMIME (logged once): BODY=8BITMIME, nothing converted."""
+    srv = ctx.server(ehlo_keywords=["PIPELINING", "SMTPUTF8"])
+    inst = ctx.instance(relay_port=srv.port)
+    msg = _eml("m01-8bit-plain")
+    inst.inject(SENDER, ["rcpt@dest.test"], msg,
+                extra_args=["-B", "8BITMIME"])
+    inst.wait_queue_empty()
+    [t] = srv.wait_transactions(1)
+    assert t.mail_line == "MAIL FROM:<%s> BODY=8BITMIME" % SENDER, \
+        t.mail_line
+    _, rest = strip_received(t.data)
+    assert rest == crlf(msg), "content changed"
+    assert_single(inst, r"%s\[\d+\]: host 127\.0\.0\.1\[127\.0\.0\.1\] "
+                  r"offers SMTPUTF8 support, but not 8BITMIME$"
+                  % re.escape(ctx.smtp_ident))
