@@ -18,6 +18,7 @@
 
 #include "global/log_adhoc.h"
 #include "global/params.h"
+#include "global/quote_addr.h"
 #include "util/msg.h"
 
 #define MILLION	1000000L
@@ -115,10 +116,15 @@ log_adhoc_format(struct strbuf *out, const char *id,
 	struct timeval total, a, b = zero, c = zero, d = zero;
 	const struct timeval *parts[4] = { &a, &b, &c, &d };
 
-	strbuf_printf(out, "%s: to=<%s>", id, rcpt->address);
+	strbuf_printf(out, "%s: to=<", id);
+	log_address(out, rcpt->address);
+	strbuf_putc(out, '>');
 	if (rcpt->orig_addr && *rcpt->orig_addr
-	    && strcasecmp(rcpt->address, rcpt->orig_addr) != 0)
-		strbuf_printf(out, ", orig_to=<%s>", rcpt->orig_addr);
+	    && strcasecmp(rcpt->address, rcpt->orig_addr) != 0) {
+		strbuf_puts(out, ", orig_to=<");
+		log_address(out, rcpt->orig_addr);
+		strbuf_putc(out, '>');
+	}
 	strbuf_printf(out, ", relay=%s", relay);
 	if (stats->reuse_count > 0)
 		strbuf_printf(out, ", conn_use=%d", stats->reuse_count + 1);

@@ -71,6 +71,7 @@ struct smtp_state {
 	int status;		/* 0, or -1 when anything was deferred */
 	int final_server;	/* no other server left to try */
 	int logged_line_break;
+	size_t space_left;	/* of the current output line (DATA) */
 	int complete_session;	/* a transaction ran to its end */
 	struct dsn *why;	/* the last failure, for the caller */
 };

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "global/params.h"
+#include "global/mime_state.h"
 #include "global/record.h"
 #include "smtp.h"
 #include "util/msg.h"
@@ -189,6 +190,15 @@ smtp_quote_address(struct strbuf *out, const char *addr)
 	strbuf_puts(out, at);
 }
 
+/* downgrading - must 8-bit content become quoted-printable here? */
+static int
+downgrading(const struct smtp_state *state)
+{
+	return !var_disable_mime_output_conversion
+	    && !(state->session->features & SMTP_FEATURE_8BITMIME)
+	    && strcmp(state->req->encoding, "7bit") != 0;
+}
+
 /* send_mail_from - MAIL FROM with the ESMTP parameters the server takes */
 static void
 send_mail_from(struct xfer *x)
@@ -203,7 +213,8 @@ send_mail_from(struct xfer *x)
 	strbuf_puts(&cmd, "MAIL FROM:<");
 	smtp_quote_address(&cmd, req->sender);
 	strbuf_putc(&cmd, '>');
-	if (session->features & SMTP_FEATURE_SIZE)
+	/* A downgraded message grows: its size is unknown. */
+	if ((session->features & SMTP_FEATURE_SIZE) && !downgrading(state))
 		strbuf_printf(&cmd, " SIZE=%lu", (unsigned long)req->data_size);
 	if (session->features & SMTP_FEATURE_8BITMIME) {
 		if (strcmp(req->encoding, "8bit") == 0)
@@ -478,8 +489,9 @@ maybe_sync(struct xfer *x)
 /* text_out - one queue-file record as SMTP DATA text (Postfix's rules) */
 static void
 text_out(struct smtp_state *state, int rec_type, const char *text,
-	 size_t len, size_t *space_left)
+	 size_t len)
 {
+	size_t *space_left = &state->space_left;
 	struct stream *out = state->session->stream;
 	size_t limit = (size_t)var_smtp_line_length_limit;
 	const char *data = text;
@@ -529,40 +541,93 @@ mark_corrupt(struct smtp_state *state)
 		msg_warn("corrupted queue file: %s", state->req->queue_path);
 }
 
+/* mime_header_out - a (possibly multi-line) header from the MIME parser */
+static void
+mime_header_out(void *ctx, int header_class, const struct header_opts *info,
+		struct strbuf *buf, off_t offset)
+{
+	const char *line = strbuf_str(buf), *nl;
+
+	for (;;) {
+		nl = strchr(line, '\n');
+		text_out(ctx, REC_TYPE_NORM, line,
+			 nl ? (size_t)(nl - line) : strlen(line));
+		if (nl == NULL)
+			break;
+		line = nl + 1;
+	}
+}
+
+/* mime_body_out - a body line (or quoted-printable line) from the parser */
+static void
+mime_body_out(void *ctx, int rec_type, const char *text, size_t len,
+	      off_t offset)
+{
+	text_out(ctx, rec_type, text, len);
+}
+
+/* mime_fail - the MIME parser refused the message: bounce as Postfix */
+static void
+mime_fail(struct smtp_state *state, int errs)
+{
+	const struct mime_state_detail *detail = mime_state_detail(errs);
+	struct smtp_resp fake;
+
+	smtp_resp_init(&fake);
+	snprintf(fake.dsn, sizeof(fake.dsn), "%s", detail->dsn);
+	smtp_mesg_fail(state, NULL, &fake, "%s", detail->text);
+	smtp_resp_release(&fake);
+}
+
 /*
  * send_content - the message from the queue file, dot-stuffed, with CRLF
- * line ends.  Returns 0, or -1 when the queue file content is corrupt
- * (reported, session must be dropped without the final dot).
+ * line ends, through the MIME parser when 8-bit content must be
+ * downgraded for a server without 8BITMIME.  Returns 0, or -1 when the
+ * message cannot be sent (corrupt queue file, MIME error: reported; the
+ * session must be dropped without the final dot).
  */
 static int
 send_content(struct smtp_state *state)
 {
+	static const struct mime_state_cb mime_cb = {
+		.header = mime_header_out,
+		.body = mime_body_out,
+	};
 	struct deliver_request *req = state->req;
 	struct stream *out = state->session->stream;
 	struct strbuf rec = STRBUF_INIT;
-	size_t space_left = (size_t)var_smtp_line_length_limit;
-	int type, prev = 0;
+	struct mime_state *mime = NULL;
+	int type, prev = 0, errs = 0, ret = -1;
 
 	smtp_stream_setup(state->session, var_smtp_data_xfer_timeout, 1);
 	if (stream_seek(req->fp, req->data_offset) < 0)
 		msg_fatal("seek queue file %s: %m", req->queue_path);
+	if (downgrading(state))
+		mime = mime_state_create(MIME_OPT_DOWNGRADE
+					 | MIME_OPT_REPORT_NESTING,
+					 &mime_cb, state);
+	state->space_left = (size_t)var_smtp_line_length_limit;
 	while ((type = rec_get(req->fp, &rec, 0, REC_FLAG_DEFAULT)) > 0) {
 		if (type != REC_TYPE_NORM && type != REC_TYPE_CONT)
 			break;
-		text_out(state, type, strbuf_str(&rec), rec.len, &space_left);
+		if (mime)
+			errs = mime_state_update(mime, type, strbuf_str(&rec),
+						 rec.len);
+		else
+			text_out(state, type, strbuf_str(&rec), rec.len);
 		prev = type;
-		if (stream_error(out))
+		if (errs || stream_error(out))
 			break;
 	}
 	strbuf_release(&rec);
-	if (stream_error(out))
-		return 0;	/* the caller reports the broken connection */
-	if (prev == REC_TYPE_CONT)
-		stream_write(out, "\r\n", 2);	/* unterminated last line */
-	if (state->session->features & SMTP_FEATURE_PIX_DELAY_DOTCRLF) {
-		/* Some PIX firewalls need ".<CR><LF>" in its own packet. */
-		stream_flush(out);
-		sleep((unsigned)var_smtp_pix_workaround_delay_time);
+	if (errs) {
+		mime_fail(state, errs);
+		stream_discard_output(out);
+		goto out;
+	}
+	if (stream_error(out)) {
+		ret = 0;	/* the caller reports the broken connection */
+		goto out;
 	}
 	if (stream_error(req->fp) == STREAM_IOERR)
 		msg_fatal("queue file read error: %s", req->queue_path);
@@ -579,16 +644,41 @@ send_content(struct smtp_state *state)
 		stream_discard_output(out);
 		if (state->status == 0)
 			mark_corrupt(state);
-		return -1;
+		goto out;
 	}
-	return 0;
+	if (mime) {
+		if ((errs = mime_state_update(mime, type, "", 0)) != 0) {
+			mime_fail(state, errs);
+			stream_discard_output(out);
+			goto out;
+		}
+	} else if (prev == REC_TYPE_CONT) {
+		stream_write(out, "\r\n", 2);	/* unterminated last line */
+	}
+	if (state->session->features & SMTP_FEATURE_PIX_DELAY_DOTCRLF) {
+		/* Some PIX firewalls need ".<CR><LF>" in its own packet. */
+		stream_flush(out);
+		sleep((unsigned)var_smtp_pix_workaround_delay_time);
+	}
+	ret = 0;
+out:
+	mime_state_free(mime);
+	return ret;
 }
 
-/* send_quit - queue QUIT (its reply is read only if configured) */
-static void
-send_quit(struct xfer *x)
+/*
+ * finish_with_quit - QUIT after the last command: pipelined with it when
+ * the server pipelines, else only after its reply.  The QUIT reply is
+ * read only with smtp_skip_quit_response = no.
+ */
+static int
+finish_with_quit(struct xfer *x)
 {
+	if (!(x->state->session->features & SMTP_FEATURE_PIPELINING)
+	    && read_replies(x, 0) < 0)
+		return -1;
 	send_command(x, STEP_QUIT, -1, "QUIT");
+	return read_replies(x, var_smtp_skip_quit_response ? 1 : 0);
 }
 
 /* smtp_xfer - one mail transaction */
@@ -651,8 +741,7 @@ smtp_xfer(struct smtp_state *state)
 	if (probe || !x.got_354 || x.nrcpt < 0 || x.mail_rejected) {
 		/* No message to send: end the transaction and leave. */
 		send_command(&x, STEP_RSET, -1, "RSET");
-		send_quit(&x);
-		if (read_replies(&x, var_smtp_skip_quit_response ? 1 : 0) < 0)
+		if (finish_with_quit(&x) < 0)
 			goto out;
 		ret = 0;
 		goto out;
@@ -678,8 +767,7 @@ smtp_xfer(struct smtp_state *state)
 	} else {
 		send_command(&x, STEP_DOT, -1, ".");
 	}
-	send_quit(&x);
-	if (read_replies(&x, var_smtp_skip_quit_response ? 1 : 0) < 0)
+	if (finish_with_quit(&x) < 0)
 		goto out;
 	ret = 0;
 out:

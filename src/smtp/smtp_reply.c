@@ -182,12 +182,20 @@ smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp)
 			break;
 		/* Not a reply line: note the protocol error, keep reading. */
 		session->protocol_error = 1;
-		if (session->features & SMTP_FEATURE_PIPELINING)
+		if (session->features & SMTP_FEATURE_PIPELINING) {
 			msg_warn("%s: non-%s response from %s: %.100s",
 				 session->queue_id,
 				 smtp_lmtp_mode ? "LMTP" : "ESMTP",
 				 session->namaddrport,
 				 strbuf_str(&line));
+			if (var_helpful_warnings)
+				msg_warn("to prevent loss of mail, turn off "
+					 "command pipelining for %s with the "
+					 "%s parameter", session->addr,
+					 smtp_lmtp_mode ?
+					 "lmtp_discard_lhlo_keyword_address_maps"
+					 : "smtp_discard_ehlo_keyword_address_maps");
+		}
 	}
 	resp->code = code;
 	smtp_resp_set_dsn(resp, strbuf_str(&line));

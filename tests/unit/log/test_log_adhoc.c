@@ -63,6 +63,7 @@ test_status_line(void **unused)
 
 	memset(&st, 0, sizeof(st));
 	var_delay_logging_resolution_limit = 2;
+	var_info_log_address_format = "external";
 	st.incoming_arrival = (struct timeval){ 998, 880000 };
 	st.active_arrival = (struct timeval){ 998, 890000 };
 	st.agent_handoff = (struct timeval){ 998, 950000 };
@@ -91,6 +92,18 @@ test_status_line(void **unused)
 	st.active_arrival = (struct timeval){ 995, 0 };
 	log_adhoc_format(&sb, "X", &st, &rcpt, "none", &dsn, "deferred", &now);
 	assert_non_null(strstr(strbuf_str(&sb), "delay=10, delays=5/5/0/0,"));
+
+	/* external form: a local part that needs it is quoted */
+	strbuf_reset(&sb);
+	rcpt.address = "a b@dest.test";
+	rcpt.orig_addr = "";
+	log_adhoc_format(&sb, "X", &st, &rcpt, "none", &dsn, "sent", &now);
+	assert_non_null(strstr(strbuf_str(&sb), "to=<\"a b\"@dest.test>"));
+	strbuf_reset(&sb);
+	var_info_log_address_format = "internal";
+	log_adhoc_format(&sb, "X", &st, &rcpt, "none", &dsn, "sent", &now);
+	assert_non_null(strstr(strbuf_str(&sb), "to=<a b@dest.test>"));
+	var_info_log_address_format = "external";
 	strbuf_release(&sb);
 }
 
