@@ -498,7 +498,6 @@ static void
 flush_header(struct mime_state *st, size_t reclen)
 {
 	const struct header_opts *info = header_opts_find(strbuf_str(&st->buf));
-	size_t i;
 
 	if (info && !(st->flags & MIME_OPT_DISABLE_MIME)) {
 		if (info->type == HDR_CONTENT_TYPE)
@@ -508,7 +507,7 @@ flush_header(struct mime_state *st, size_t reclen)
 	}
 	if ((st->flags & MIME_OPT_REPORT_8BIT_IN_HEADER)
 	    && !(st->errs & MIME_ERR_8BIT_IN_HEADER)) {
-		for (i = 0; i < st->buf.len; i++) {
+		for (size_t i = 0; i < st->buf.len; i++) {
 			if ((unsigned char)st->buf.data[i] & 0x80) {
 				report(st, MIME_ERR_8BIT_IN_HEADER,
 				       st->buf.data, st->buf.len);
@@ -718,8 +717,6 @@ static void
 body_input(struct mime_state *st, int rec_type, int is_text,
 	   const char *text, size_t len)
 {
-	size_t i;
-
 	if (!is_text) {
 		if (st->cb.body_end)
 			st->cb.body_end(st->ctx);
@@ -728,7 +725,7 @@ body_input(struct mime_state *st, int rec_type, int is_text,
 	if ((st->flags & MIME_OPT_REPORT_8BIT_IN_7BIT_BODY)
 	    && st->encoding == ENC_7BIT
 	    && !(st->errs & MIME_ERR_8BIT_IN_7BIT_BODY)) {
-		for (i = 0; i < len; i++) {
+		for (size_t i = 0; i < len; i++) {
 			if ((unsigned char)text[i] & 0x80) {
 				report(st, MIME_ERR_8BIT_IN_7BIT_BODY, text,
 				       len);
