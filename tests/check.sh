@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 
 results=""
 failed=0
+total_pass=0
+total_fail=0
 
 # run_rc LOG COMMAND... - run COMMAND, store its exit status in LOG.rc
 # (a pipeline through tee would lose it).
@@ -47,6 +49,13 @@ stepcmd() {
 	fi
 	results="$results
   $name: $verdict${counts:+ - $counts}"
+	if [ -n "$counts" ]; then
+		p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
+		f=$(echo "$counts" | sed -n 's/.* \([0-9]*\) failed$/\1/p')
+		total_pass=$((total_pass + ${p:-0}))
+		total_fail=$((total_fail + ${f:-0}))
+	fi
+	[ "$rc" -eq 0 ] || [ -n "$counts" ] || total_fail=$((total_fail + 1))
 	return 0
 }
 
@@ -69,7 +78,9 @@ echo
 echo "=== check: summary$results"
 if [ $failed -ne 0 ]; then
 	echo "check: FAILED"
+	echo "$total_pass passed, $total_fail failed"
 	exit 1
 fi
 echo "check: ok"
+echo "$total_pass passed, $total_fail failed"
 exit 0
