@@ -75,11 +75,11 @@ map_static_open_fail(struct map *map, char **why)
 	return 0;
 }
 
-/* environ_lookup - getenv() */
+/* environ_lookup - getenv(), lowercased key with folding (as Postfix) */
 static const char *
 environ_lookup(struct map *map, const char *key)
 {
-	return getenv(key);
+	return getenv(map_fold(map, key, MAPS_FLAG_FOLD_FIX));
 }
 
 /* map_static_open_environ - environ:name */

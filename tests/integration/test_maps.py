@@ -221,6 +221,14 @@ def test_maps_inline_static(ctx):
         assert reason and reason in merr, (spec, perr, merr)
     compare(ctx, "static:fixed-answer", ["anything", "x"])
     compare(ctx, "static:{ answer with spaces }", ["anything"])
+    os.environ["POSTERN_TEST_ENV"] = "upper"
+    os.environ["postern_test_env"] = "lower"
+    try:
+        compare(ctx, "environ:x", ["POSTERN_TEST_ENV", "postern_test_env",
+                                   "POSTERN_NO_SUCH"])
+    finally:
+        del os.environ["POSTERN_TEST_ENV"]
+        del os.environ["postern_test_env"]
 
 
 CIDR_SOURCE = """\
