@@ -112,10 +112,14 @@ def test_maps_fixed_types(ctx):
     only_once(ctx)
     d = Dir()
     try:
-        for typ in ("hash", "btree", "texthash"):
-            src = d.write("fixed-" + typ, FIXED_SOURCE)
+        # postmap -n stores keys without their NUL, -N with it (the
+        # Linux default): both must be read.
+        for typ, opt in (("hash", None), ("btree", None), ("texthash", None),
+                         ("hash", "-n"), ("btree", "-N")):
+            src = d.write("fixed-%s%s" % (typ, opt or ""), FIXED_SOURCE)
             if typ != "texthash":
-                rc, out, err = run(["postmap", "%s:%s" % (typ, src)])
+                rc, out, err = run(["postmap"] + ([opt] if opt else []) +
+                                   ["%s:%s" % (typ, src)])
                 assert rc == 0, err
             got = compare(ctx, "%s:%s" % (typ, src), FIXED_KEYS)
             assert "foo@example.com\tbar\n" in got, got
@@ -244,7 +248,9 @@ if 172.16.0.0/12
 172.16.1.0/24         in-172-16-1
 endif
 172.16.2.1            outside-if
+::ffff:0:0/96         mapped-v4
 0.0.0.0/0             any-v4
+::/0                  any-v6
 """
 CIDR_BAD = """\
 1.2.3.4/24           host bits set
@@ -260,7 +266,9 @@ if 9.9.9.0/24
 CIDR_KEYS = ["192.168.1.1", "10.0.0.1", "10.0.0.2", "11.0.0.1",
              "2001:db8::5", "2001:db8:1::1", "::1", "fe80::1",
              "172.16.1.5", "172.16.2.1", "172.17.0.1", "not-an-address",
-             "1.2.3.4", "5.6.7.8", "9.9.9.9", "9.9.8.1", ""]
+             "1.2.3.4", "5.6.7.8", "9.9.9.9", "9.9.8.1", "",
+             "::ffff:10.0.0.1", "2001:DB8::5", "[10.0.0.1]", "10.0.0.1 ",
+             "010.0.0.1", "10.1", "0.0.0.0", "255.255.255.255"]
 
 
 def test_maps_cidr(ctx):
