@@ -107,8 +107,8 @@ const char *maps_changed(void);
  * domain is local, user+ext and user (LOCALPART_IF_LOCAL) or user+ext@
  * and user@ (LOCALPART_AT_IF_LOCAL), then @domain, then domain (and its
  * parents with PDMS/PDDMDS), then user@ (LOCALPART_AT).  Partial keys
- * only go to fixed-string tables.  Keys are the internal (unquoted)
- * form.  When the answer came from a key without the extension and extp
+ * only go to fixed-string tables.  The address is given in internal
+ * (unquoted) form; opts->query_form says how keys are spelled.  When the answer came from a key without the extension and extp
  * is not NULL, *extp gets the extension with its delimiter (xmalloc'd).
  * The extension is split as Postfix does with its default settings: at
  * the first delimiter character, never when the local part starts with
@@ -128,6 +128,19 @@ const char *maps_changed(void);
 				 | MAPS_ADDR_LOCALPART_IF_LOCAL \
 				 | MAPS_ADDR_AT_DOMAIN)
 
+/*
+ * Query forms (Postfix's MA_FORM_*): which spelling of a local part is
+ * used as key.  Internal: as given (unquoted).  External: RFC 5322
+ * quoted when it needs quoting ("john doe"@example.com).  The _FIRST
+ * forms try one spelling, then the other when it differs.  Postfix's
+ * mail_addr_find(), used by smtp_sasl_password_maps and
+ * smtp_generic_maps, queries EXTERNAL_FIRST.
+ */
+#define MAPS_ADDR_QUERY_INTERNAL	0
+#define MAPS_ADDR_QUERY_EXTERNAL	1
+#define MAPS_ADDR_QUERY_EXTERNAL_FIRST	2
+#define MAPS_ADDR_QUERY_INTERNAL_FIRST	3
+
 struct maps_addr_opts {
 	int strategy;		/* MAPS_ADDR_*; 0 means MAPS_ADDR_DEFAULT */
 	const char *rcpt_delim;	/* recipient_delimiter ("" or NULL: none) */
@@ -135,7 +148,13 @@ struct maps_addr_opts {
 	 * (becomes MAPS_ERR_RETRY).  NULL: no domain is local. */
 	int (*is_local)(const char *domain, void *ctx);
 	void *ctx;
+	int query_form;		/* MAPS_ADDR_QUERY_* */
 };
+
+/* maps_quote_local - the address with its local part quoted as RFC 5322
+ * requires (Postfix's quote_822_local); bare: the whole string is a
+ * local part.  Returns an xmalloc'd string. */
+char *maps_quote_local(const char *address, int bare);
 
 const char *maps_addr_find(struct maps *maps, const char *address,
 			   const struct maps_addr_opts *opts, char **extp);

@@ -471,10 +471,78 @@ maps_changed(void)
 #define FULL_KEY	0
 #define PARTIAL_KEY	MAPS_FLAG_FIXED
 
+/* dot_string - the local part [s, e) needs no quotes */
+static int
+dot_string(const char *s, const char *e)
+{
+	if (s == e || *s == '.' || e[-1] == '.')
+		return 0;
+	for (const char *cp = s; cp < e; cp++) {
+		unsigned char ch = (unsigned char)*cp;
+
+		if ((ch == '.' && cp + 1 < e && cp[1] == '.') || ch == ' '
+		    || iscntrl(ch) || strchr("()<>@,;:\\\"[]", ch))
+			return 0;
+	}
+	return 1;
+}
+
+/* maps_quote_local - quote_822_local() with Postfix's default flags */
+char *
+maps_quote_local(const char *address, int bare)
+{
+	const char *start = address, *end, *colon;
+	struct strbuf sb = STRBUF_INIT;
+
+	/* A source route "@a,@b:user@domain" is left outside the quotes. */
+	if (address[0] == '@' && (colon = strchr(address, ':')) != NULL)
+		start = colon + 1;
+	if (bare || (end = strrchr(start, '@')) == NULL)
+		end = start + strlen(start);
+	if (dot_string(start, end))
+		return xstrdup(address);
+	strbuf_append(&sb, address, (size_t)(start - address));
+	strbuf_putc(&sb, '"');
+	for (const char *cp = start; cp < end; cp++) {
+		if (*cp == '"' || *cp == '\\' || *cp == '\r')
+			strbuf_putc(&sb, '\\');
+		strbuf_putc(&sb, *cp);
+	}
+	strbuf_putc(&sb, '"');
+	strbuf_puts(&sb, end);
+	return strbuf_take(&sb);
+}
+
+/* addr_query - one key in the query form(s) asked for */
+static const char *
+addr_query(struct maps *maps, const char *key, int flags, int with_domain,
+	   int form)
+{
+	const char *result;
+	char *ext;
+
+	if (form == MAPS_ADDR_QUERY_INTERNAL)
+		return maps_find(maps, key, flags);
+	ext = maps_quote_local(key, !with_domain);
+	if (form == MAPS_ADDR_QUERY_INTERNAL_FIRST) {
+		result = maps_find(maps, key, flags);
+		if (result == NULL && maps->error == 0 && strcmp(key, ext))
+			result = maps_find(maps, ext, flags);
+	} else {
+		result = maps_find(maps, ext, flags);
+		if (result == NULL && maps->error == 0
+		    && form == MAPS_ADDR_QUERY_EXTERNAL_FIRST
+		    && strcmp(key, ext))
+			result = maps_find(maps, key, flags);
+	}
+	free(ext);
+	return result;
+}
+
 /* addr_find_local - "user" or "user@" from the full and bare keys */
 static const char *
 addr_find_local(struct maps *maps, const char *full, const char *bare,
-		int with_at, char **extp, char **saved_ext)
+		int with_at, char **extp, char **saved_ext, int form)
 {
 	const char *result = NULL;
 	const char *keys[2] = { full, bare };
@@ -486,7 +554,8 @@ addr_find_local(struct maps *maps, const char *full, const char *bare,
 
 		strbuf_reset(&key);
 		strbuf_append(&key, keys[i], (size_t)(at - keys[i]) + !!with_at);
-		result = maps_find(maps, strbuf_str(&key), PARTIAL_KEY);
+		result = addr_query(maps, strbuf_str(&key), PARTIAL_KEY,
+				    with_at, form);
 		if (result && i == 1 && extp) {
 			*extp = *saved_ext;
 			*saved_ext = NULL;
@@ -533,6 +602,7 @@ maps_addr_find(struct maps *maps, const char *address,
 	int strategy = opts && opts->strategy ? opts->strategy
 		: MAPS_ADDR_DEFAULT;
 	const char *delims = opts && opts->rcpt_delim ? opts->rcpt_delim : "";
+	int form = opts ? opts->query_form : MAPS_ADDR_QUERY_INTERNAL;
 	char *bare = NULL, *saved_ext = NULL;
 	const char *result = NULL;
 	const char *at;
@@ -541,9 +611,9 @@ maps_addr_find(struct maps *maps, const char *address,
 	if (*delims && (strategy & MAPS_ADDR_NOEXT))
 		bare = strip_ext(address, delims, &saved_ext);
 	if (strategy & MAPS_ADDR_FULL)
-		result = maps_find(maps, address, FULL_KEY);
+		result = addr_query(maps, address, FULL_KEY, 1, form);
 	if (result == NULL && maps->error == 0 && bare
-	    && (result = maps_find(maps, bare, PARTIAL_KEY)) != NULL
+	    && (result = addr_query(maps, bare, PARTIAL_KEY, 1, form)) != NULL
 	    && extp) {
 		*extp = saved_ext;
 		saved_ext = NULL;
@@ -558,11 +628,13 @@ maps_addr_find(struct maps *maps, const char *address,
 		if (local > 0) {
 			if (strategy & MAPS_ADDR_LOCALPART_IF_LOCAL)
 				result = addr_find_local(maps, address, bare,
-							 0, extp, &saved_ext);
+							 0, extp, &saved_ext,
+							 form);
 			if (result == NULL && maps->error == 0
 			    && (strategy & MAPS_ADDR_LOCALPART_AT_IF_LOCAL))
 				result = addr_find_local(maps, address, bare,
-							 1, extp, &saved_ext);
+							 1, extp, &saved_ext,
+							 form);
 		} else if (local < 0) {
 			maps->error = MAPS_ERR_RETRY;
 		}
@@ -586,7 +658,7 @@ maps_addr_find(struct maps *maps, const char *address,
 	if (result == NULL && maps->error == 0 && at
 	    && (strategy & MAPS_ADDR_LOCALPART_AT))
 		result = addr_find_local(maps, address, bare, 1, extp,
-					 &saved_ext);
+					 &saved_ext, form);
 	free(bare);
 	free(saved_ext);
 	return result;

@@ -6,6 +6,7 @@
  *   maptool ... -q - MAPS                  keys on stdin; print "key<TAB>value"
  *                                         for found keys (as postmap -q -)
  *   maptool ... -a ADDRESS MAPS [-D delim] [-L localdomain] [-s strategy]
+ *                                         [-F query_form]
  *                                         maps_addr_find()
  *   maptool ... -d NAME LIST [-p]          maps_domain_list_match(): prints
  *                                         "match", "no match" or "error"
@@ -43,16 +44,17 @@ main(int argc, char **argv)
 	const char *delim = NULL;
 	/* postmap -q's flags: daemons do not pass DUP_WARN. */
 	int flags = MAPS_FLAGS_DEFAULT | MAPS_FLAG_DUP_WARN, watch = 0, pdms = 0, strategy = 0;
-	int ch, rc = 0;
+	int ch, rc = 0, query_form = MAPS_ADDR_QUERY_INTERNAL;
 	struct maps *maps;
 
 	msg_set_ident("maptool");
 	msg_stderr_enable(1);
-	while ((ch = getopt(argc, argv, "a:c:D:d:fL:npq:s:vw")) != -1) {
+	while ((ch = getopt(argc, argv, "a:c:D:d:F:fL:npq:s:vw")) != -1) {
 		switch (ch) {
 		case 'a': addr = optarg; break;
 		case 'c': conf = optarg; break;
 		case 'D': delim = optarg; break;
+		case 'F': query_form = atoi(optarg); break;
 		case 'd': dom = optarg; break;
 		case 'f': flags &= ~MAPS_FLAG_FOLD_FIX; break;
 		case 'n': flags &= ~MAPS_FLAG_DUP_WARN; break;
@@ -97,7 +99,10 @@ main(int argc, char **argv)
 			fflush(stdout);
 		}
 	} else if (addr) {
-		struct maps_addr_opts opts = { strategy, delim, is_local, NULL };
+		struct maps_addr_opts opts = {
+			.strategy = strategy, .rcpt_delim = delim,
+			.is_local = is_local, .query_form = query_form,
+		};
 		char *ext = NULL;
 		const char *v = maps_addr_find(maps, addr, &opts, &ext);
 

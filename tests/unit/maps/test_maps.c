@@ -185,7 +185,8 @@ test_addr_find(void **state)
 				     "ann@example.com=bare, bob=local-bob, "
 				     "carl@=carl-at, @example.org=at-domain}",
 				     MAPS_FLAGS_DEFAULT);
-	struct maps_addr_opts opts = { 0, "+", local_example, NULL };
+	struct maps_addr_opts opts = { .rcpt_delim = "+",
+				       .is_local = local_example };
 	char *ext = NULL;
 
 	assert_string_equal(maps_addr_find(m, "joe+x@example.com", &opts,
@@ -229,6 +230,55 @@ test_addr_find(void **state)
 	assert_string_equal(maps_addr_find(m, "carl@example.net", &opts,
 					   NULL), "carl-at");
 	maps_free(m);
+}
+
+static void
+test_quoted_forms(void **state)
+{
+	struct maps *m = maps_create("t", "", MAPS_FLAGS_DEFAULT);
+	struct maps_addr_opts opts = {
+		.rcpt_delim = "+", .is_local = local_example,
+		.query_form = MAPS_ADDR_QUERY_EXTERNAL_FIRST,
+	};
+	char *q;
+
+	maps_free(m);
+	q = maps_quote_local("john doe@example.com", 0);
+	assert_string_equal(q, "\"john doe\"@example.com");
+	free(q);
+	q = maps_quote_local("a\"b@x", 0);
+	assert_string_equal(q, "\"a\\\"b\"@x");
+	free(q);
+	q = maps_quote_local("plain.user@x", 0);
+	assert_string_equal(q, "plain.user@x");
+	free(q);
+	q = maps_quote_local("a..b", 1);
+	assert_string_equal(q, "\"a..b\"");
+	free(q);
+	q = maps_quote_local("@r1,@r2:x y@z", 0);
+	assert_string_equal(q, "@r1,@r2:\"x y\"@z");
+	free(q);
+
+	char *f = write_file("q", "\"john doe\"@example.com quoted\n"
+			     "\"ann smith\" ann-local\n"
+			     "bob.@example.com unquoted-form\n");
+	char *spec = xasprintf("texthash:%s", f);
+
+	m = maps_create("t", spec, MAPS_FLAGS_DEFAULT);
+	assert_string_equal(maps_addr_find(m, "john doe@example.com", &opts,
+					   NULL), "quoted");
+	assert_string_equal(maps_addr_find(m, "ann smith@example.com", &opts,
+					   NULL), "ann-local");
+	/* EXTERNAL_FIRST falls back to the unquoted spelling. */
+	assert_string_equal(maps_addr_find(m, "bob.@example.com", &opts,
+					   NULL), "unquoted-form");
+	opts.query_form = MAPS_ADDR_QUERY_EXTERNAL;
+	assert_null(maps_addr_find(m, "bob.@example.com", &opts, NULL));
+	opts.query_form = MAPS_ADDR_QUERY_INTERNAL;
+	assert_null(maps_addr_find(m, "john doe@example.com", &opts, NULL));
+	maps_free(m);
+	free(spec);
+	free(f);
 }
 
 static void
@@ -351,6 +401,7 @@ main(void)
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_union_pipe),
 		cmocka_unit_test(test_addr_find),
+		cmocka_unit_test(test_quoted_forms),
 		cmocka_unit_test(test_domain_list),
 		cmocka_unit_test(test_db_nul_and_change),
 		cmocka_unit_test(test_text_types),
