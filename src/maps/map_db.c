@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "maps/maps.h"
@@ -146,7 +147,9 @@ map_db_open(struct map *map, DBTYPE type, char **why)
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	map->stat_fd = fd;
 	map->mtime = st.st_mtime;
-	if (stat(map->name, &src) == 0 && src.st_mtime > st.st_mtime)
+	/* As Postfix: only once the source has been left alone a while. */
+	if (stat(map->name, &src) == 0 && src.st_mtime > st.st_mtime
+	    && src.st_mtime < time(NULL) - 100)
 		msg_warn("database %s is older than source file %s", md->path,
 			 map->name);
 	return 0;
