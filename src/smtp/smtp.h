@@ -116,9 +116,6 @@ void smtp_set_why(struct smtp_state *state, const char *status,
 	__attribute__((format(printf, 3, 4)));
 int smtp_sess_fail_why(struct smtp_state *state);
 int smtp_stream_except(struct smtp_state *state, const char *where);
-int smtp_local_fail(struct smtp_state *state, const char *status,
-		    const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 void smtp_rcpt_done(struct smtp_state *state, int rcpt_index,
 		    const struct smtp_resp *resp);
 const char *smtp_relay_name(const struct smtp_state *state);

@@ -620,13 +620,17 @@ send_content(struct smtp_state *state)
 			break;
 	}
 	strbuf_release(&rec);
-	if (errs) {
-		mime_fail(state, errs);
-		stream_discard_output(out);
-		goto out;
-	}
 	if (stream_error(out)) {
 		ret = 0;	/* the caller reports the broken connection */
+		goto out;
+	}
+	/* As Postfix: the parser's end-of-content check comes first. */
+	if (mime && errs == 0)
+		errs = mime_state_update(mime, type, "", 0);
+	if (errs) {
+		/* What was written still goes out; then the session drops. */
+		mime_fail(state, errs);
+		stream_flush(out);
 		goto out;
 	}
 	if (stream_error(req->fp) == STREAM_IOERR)
@@ -646,13 +650,7 @@ send_content(struct smtp_state *state)
 			mark_corrupt(state);
 		goto out;
 	}
-	if (mime) {
-		if ((errs = mime_state_update(mime, type, "", 0)) != 0) {
-			mime_fail(state, errs);
-			stream_discard_output(out);
-			goto out;
-		}
-	} else if (prev == REC_TYPE_CONT) {
+	if (mime == NULL && prev == REC_TYPE_CONT) {
 		stream_write(out, "\r\n", 2);	/* unterminated last line */
 	}
 	if (state->session->features & SMTP_FEATURE_PIX_DELAY_DOTCRLF) {
@@ -855,7 +853,71 @@ ehlo_mask_str(struct strbuf *out, int mask)
 	}
 }
 
-/* parse_ehlo - learn features from the EHLO/LHLO reply lines */
+/* EHLO keywords we act on: the feature each enables, and its discard bit. */
+static const struct ehlo_keyword {
+	const char *name;
+	int feature;
+	int discard;
+} ehlo_keywords[] = {
+	{"8BITMIME", SMTP_FEATURE_8BITMIME, EHLO_MASK_8BITMIME},
+	{"PIPELINING", SMTP_FEATURE_PIPELINING, EHLO_MASK_PIPELINING},
+	{"SIZE", SMTP_FEATURE_SIZE, EHLO_MASK_SIZE},
+	{"STARTTLS", SMTP_FEATURE_STARTTLS, EHLO_MASK_STARTTLS},
+	{"AUTH", SMTP_FEATURE_AUTH, EHLO_MASK_AUTH},
+	{"DSN", SMTP_FEATURE_DSN, EHLO_MASK_DSN},
+	{"SMTPUTF8", SMTP_FEATURE_SMTPUTF8, EHLO_MASK_SMTPUTF8},
+	{"ENHANCEDSTATUSCODES", SMTP_FEATURE_ENHANCEDSTATUSCODES,
+	 EHLO_MASK_ENHANCEDSTATUSCODES},
+	{"XFORWARD", 0, EHLO_MASK_XFORWARD},	/* features from its words */
+	{NULL, 0, 0},
+};
+
+/* XFORWARD attribute names and the features they announce. */
+static const struct ehlo_keyword xforward_attrs[] = {
+	{"NAME", SMTP_FEATURE_XFORWARD_NAME, 0},
+	{"ADDR", SMTP_FEATURE_XFORWARD_ADDR, 0},
+	{"PROTO", SMTP_FEATURE_XFORWARD_PROTO, 0},
+	{"HELO", SMTP_FEATURE_XFORWARD_HELO, 0},
+	{"SOURCE", SMTP_FEATURE_XFORWARD_DOMAIN, 0},
+	{"PORT", SMTP_FEATURE_XFORWARD_PORT, 0},
+	{"IDENT", SMTP_FEATURE_XFORWARD_IDENT, 0},
+	{NULL, 0, 0},
+};
+
+/* keyword_find - a table row by case-insensitive name, or NULL */
+static const struct ehlo_keyword *
+keyword_find(const struct ehlo_keyword *table, const char *word)
+{
+	for (; table->name; table++)
+		if (strcasecmp(table->name, word) == 0)
+			return table;
+	return NULL;
+}
+
+/* size_limit - the SIZE parameter, 0 (none) when absent or malformed */
+static long
+size_limit(struct smtp_session *session, const char *word)
+{
+	char *end;
+	long n;
+
+	if (word == NULL || *word == 0)
+		return 0;
+	errno = 0;
+	n = strtol(word, &end, 10);
+	if (*end || errno || n < 0 || !isdigit((unsigned char)*word)) {
+		msg_warn("bad EHLO SIZE limit \"%s\" from %s", word,
+			 session->namaddrport);
+		return 0;
+	}
+	return n;
+}
+
+/*
+ * parse_ehlo - learn features from the EHLO/LHLO reply lines.  Lines are
+ * "code(-| )keyword[( |=)params]"; the first names the server.  The
+ * "=" form is an old AUTH draft that some servers still use.
+ */
 static void
 parse_ehlo(struct smtp_session *session, const char *lines, int discard)
 {
@@ -865,79 +927,26 @@ parse_ehlo(struct smtp_session *session, const char *lines, int discard)
 
 	while ((line = strsep(&rest, "\n")) != NULL) {
 		char *word, *words = line + (strlen(line) > 4 ? 4 : strlen(line));
+		const struct ehlo_keyword *kw;
 
 		if (n++ == 0)
 			continue;	/* the server's name */
 		while (*words == ' ')
 			words++;
 		word = strsep(&words, " \t=");
-		if (word == NULL || *word == 0)
+		if (word == NULL || *word == 0
+		    || (kw = keyword_find(ehlo_keywords, word)) == NULL
+		    || (discard & kw->discard))
 			continue;
-		if (strcasecmp(word, "8BITMIME") == 0) {
-			if (!(discard & EHLO_MASK_8BITMIME))
-				session->features |= SMTP_FEATURE_8BITMIME;
-		} else if (strcasecmp(word, "PIPELINING") == 0) {
-			if (!(discard & EHLO_MASK_PIPELINING))
-				session->features |= SMTP_FEATURE_PIPELINING;
-		} else if (strcasecmp(word, "SIZE") == 0) {
-			if (discard & EHLO_MASK_SIZE)
-				continue;
-			session->features |= SMTP_FEATURE_SIZE;
-			if (words && (word = strsep(&words, " \t")) && *word) {
-				char *end;
-
-				errno = 0;
-				session->size_limit = strtol(word, &end, 10);
-				if (*end || errno || session->size_limit < 0
-				    || !isdigit((unsigned char)*word)) {
-					msg_warn("bad EHLO SIZE limit \"%s\" "
-						 "from %s", word,
-						 session->namaddrport);
-					session->size_limit = 0;
-				}
-			}
-		} else if (strcasecmp(word, "STARTTLS") == 0) {
-			if (!(discard & EHLO_MASK_STARTTLS))
-				session->features |= SMTP_FEATURE_STARTTLS;
-		} else if (strcasecmp(word, "AUTH") == 0) {
-			if (!(discard & EHLO_MASK_AUTH))
-				session->features |= SMTP_FEATURE_AUTH;
-		} else if (strcasecmp(word, "DSN") == 0) {
-			if (!(discard & EHLO_MASK_DSN))
-				session->features |= SMTP_FEATURE_DSN;
-		} else if (strcasecmp(word, "SMTPUTF8") == 0) {
-			if (!(discard & EHLO_MASK_SMTPUTF8))
-				session->features |= SMTP_FEATURE_SMTPUTF8;
-		} else if (strcasecmp(word, "ENHANCEDSTATUSCODES") == 0) {
-			if (!(discard & EHLO_MASK_ENHANCEDSTATUSCODES))
-				session->features |=
-				    SMTP_FEATURE_ENHANCEDSTATUSCODES;
-		} else if (strcasecmp(word, "XFORWARD") == 0) {
-			if (discard & EHLO_MASK_XFORWARD)
-				continue;
-			while (words && (word = strsep(&words, " \t"))) {
-				if (strcasecmp(word, "NAME") == 0)
-					session->features |=
-					    SMTP_FEATURE_XFORWARD_NAME;
-				else if (strcasecmp(word, "ADDR") == 0)
-					session->features |=
-					    SMTP_FEATURE_XFORWARD_ADDR;
-				else if (strcasecmp(word, "PROTO") == 0)
-					session->features |=
-					    SMTP_FEATURE_XFORWARD_PROTO;
-				else if (strcasecmp(word, "HELO") == 0)
-					session->features |=
-					    SMTP_FEATURE_XFORWARD_HELO;
-				else if (strcasecmp(word, "SOURCE") == 0)
-					session->features |=
-					    SMTP_FEATURE_XFORWARD_DOMAIN;
-				else if (strcasecmp(word, "PORT") == 0)
-					session->features |=
-					    SMTP_FEATURE_XFORWARD_PORT;
-				else if (strcasecmp(word, "IDENT") == 0)
-					session->features |=
-					    SMTP_FEATURE_XFORWARD_IDENT;
-			}
+		session->features |= kw->feature;
+		if (kw->feature == SMTP_FEATURE_SIZE) {
+			session->size_limit =
+			    size_limit(session, words ? strsep(&words, " \t")
+				       : NULL);
+		} else if (kw->discard == EHLO_MASK_XFORWARD) {
+			while (words && (word = strsep(&words, " \t")))
+				if ((kw = keyword_find(xforward_attrs, word)))
+					session->features |= kw->feature;
 		}
 	}
 	free(copy);

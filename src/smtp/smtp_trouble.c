@@ -14,7 +14,6 @@
  *	status so that qmgr throttles the destination.
  * smtp_mesg_fail() - the message was refused (MAIL FROM, DATA, end of
  *	data); as site failures, but the destination is not throttled.
- * smtp_local_fail() - a local problem (e.g. a corrupt queue file).
  * smtp_rcpt_done() - a recipient was accepted for delivery.
  *
  * A recipient is marked done in the queue file only when its outcome was
@@ -189,19 +188,6 @@ smtp_sess_fail(struct smtp_state *state, const char *status,
 	fill_why(state, NULL, status, NULL, fmt, ap);
 	va_end(ap);
 	return bulk_fail(state, 1);
-}
-
-/* smtp_local_fail - a local problem; no throttle */
-int
-smtp_local_fail(struct smtp_state *state, const char *status,
-		const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	fill_why(state, NULL, status, NULL, fmt, ap);
-	va_end(ap);
-	return bulk_fail(state, 0);
 }
 
 /* smtp_stream_except - the connection broke or timed out at a stage */
