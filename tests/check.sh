@@ -39,7 +39,7 @@ stepcmd() {
 	log=$(mktemp "${TMPDIR:-/tmp}/check.XXXXXX")
 	{ run_rc "$log.rc" "$@" 2>&1; } | tee "$log"
 	rc=$(cat "$log.rc" 2>/dev/null || echo 1)
-	counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$log" | tail -1 || true)
+	counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -1 || true)
 	rm -f "$log" "$log.rc"
 	if [ "$rc" -eq 0 ]; then
 		verdict=ok
@@ -51,7 +51,7 @@ stepcmd() {
   $name: $verdict${counts:+ - $counts}"
 	if [ -n "$counts" ]; then
 		p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
-		f=$(echo "$counts" | sed -n 's/.* \([0-9]*\) failed$/\1/p')
+		f=$(echo "$counts" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
 		total_pass=$((total_pass + ${p:-0}))
 		total_fail=$((total_fail + ${f:-0}))
 	fi

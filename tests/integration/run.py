@@ -235,9 +235,19 @@ def main():
             finally:
                 signal.alarm(0)
             dt = time.time() - t0
+            pend = (getattr(fn, "postern_pending", None)
+                    if args.agent == "postern" else None)
             if ok:
                 passed += 1
-                print("PASS %s (%.1fs)" % (label, dt))
+                print("PASS %s (%.1fs)%s" % (
+                    label, dt, " (marked pending: remove the marker)"
+                    if pend else ""))
+            elif pend and reason != "skip":
+                # Postfix behaviour Postern does not have yet (an open
+                # issue): reported, not counted as a failure.
+                skipped += 1
+                print("PENDING %s (%.1fs): %s [%s]" % (label, dt, pend,
+                                                     reason))
             elif reason != "skip":
                 failed += 1
                 print("FAIL %s (%.1fs): %s" % (label, dt, reason))
@@ -258,10 +268,9 @@ def main():
                 for l in lines:
                     print("    | " + l)
             sys.stdout.flush()
-    print("integration: %.0fs%s" % (time.time() - t_start,
-                                    ", %d skipped" % skipped
-                                    if skipped else ""))
-    print("%d passed, %d failed" % (passed, failed))
+    print("integration: %.0fs" % (time.time() - t_start))
+    print("%d passed, %d failed%s" % (passed, failed, ", %d skipped" % skipped
+                                      if skipped else ""))
     return 1 if failed else 0
 
 
