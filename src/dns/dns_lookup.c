@@ -109,8 +109,7 @@ resolv_options(int *timeout, int *attempts, int *nservers)
 				(*nservers)++;
 			if (strncmp(p, "options", 7) != 0)
 				continue;
-			for (p = strtok(p + 7, " \t\r\n"); p;
-			     p = strtok(NULL, " \t\r\n")) {
+			for (char *rest = p + 7; (p = strsep(&rest, " \t\r\n"));) {
 				if (strncmp(p, "timeout:", 8) == 0)
 					*timeout = atoi(p + 8);
 				else if (strncmp(p, "attempts:", 9) == 0)
@@ -210,6 +209,8 @@ build_query(unsigned char *buf, size_t size, const char *name, unsigned type,
 	if (flags & DNS_FLAG_DNSSEC)
 		p[11] = 1;	/* ARCOUNT: the OPT record */
 	p += 12;
+	if (strcmp(label, ".") == 0)
+		label = "";	/* the root */
 	while (*label) {
 		const char *dot = strchr(label, '.');
 		size_t len = dot ? (size_t)(dot - label) : strlen(label);
@@ -400,7 +401,8 @@ parse_answer(struct dns_query *q, const unsigned char *buf, int len,
 			ares_free_string(owner);
 			return malformed(q, DNS_RETRY), DNS_RETRY;
 		}
-		if (pos > end || !name_ok(q, owner, "resource name", type)) {
+		if (pos > end || (!(*owner == 0 && strcmp(q->name, ".") == 0)
+				  && !name_ok(q, owner, "resource name", type))) {
 			int st = pos > end ? DNS_RETRY : DNS_INVAL;
 
 			ares_free_string(owner);
@@ -724,7 +726,8 @@ dns_lookup_batch(struct dns_query *queries, int count, int flags)
 		strbuf_init(&q->why, 0);
 		q->cur_name = xstrdup(q->name);
 		/* Names that cannot be in the DNS, as Postfix screens them. */
-		if (dns_valid_hostaddr(q->name) || !dns_valid_hostname(q->name)) {
+		if (strcmp(q->name, ".") != 0 && (dns_valid_hostaddr(q->name)
+						  || !dns_valid_hostname(q->name))) {
 			set_why(q, DNS_NOTFOUND, "Name service error for %s: "
 				"invalid host or domain name", q->name);
 			continue;

@@ -51,4 +51,7 @@ void smtp_race_abandon_all(struct smtp_race *race, const char *why);
 void smtp_race_free(struct smtp_race *race);
 int smtp_race_parse_delay(const char *value, int *ms);
 
+/* Recipients to best_mx_transport (smtp_pass.c); -1 if any deferred. */
+int smtp_pass_all(struct smtp_state *state, const char *service);
+
 #endif

@@ -28,6 +28,9 @@
  * points at a configuration problem (relayhost or fallback relay), as
  * Postfix 3.7 does.
  *
+ * Mail that loops back to this host goes to best_mx_transport when that
+ * is set (smtp_pass.c).
+ *
  * Hooks into other modules: smtp_helo() reads the greeting the race left
  * unread in the socket; smtp_stream_except() words a greeting timeout.
  */
@@ -416,6 +419,12 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 		} else if (!state->lmtp && strcmp(sites[0], var_relayhost) == 0) {
 			msg_warn("relayhost configuration problem");
 			dsn_set_status(state->why, "4.3.5");
+		} else if (!state->lmtp && strcmp(state->why->status, "5.4.6") == 0
+			   && *var_best_mx_transport) {
+			/* Mail loops back here: let best_mx_transport have it. */
+			dsn_free(state->why);
+			state->why = NULL;
+			state->status |= smtp_pass_all(state, var_best_mx_transport);
 		}
 	}
 	for (int i = 0; i < nsites; i++)

@@ -330,10 +330,13 @@ class TestDNS:
         self.proc = None
         self.fault.stop()
 
-    def install(self, inst, direct=False, options="timeout:1 attempts:2"):
+    def install(self, inst, direct=False, options="timeout:1 attempts:2",
+                search=None):
         """Write the instance's chroot resolv.conf."""
         path = os.path.join(inst.spool, "etc", "resolv.conf")
         with open(path, "w") as f:
+            if search:
+                f.write("search %s\n" % search)
             f.write("nameserver %s\n" % (self.fault.addr if direct
                                          else self.addr))
             if options:

@@ -30,7 +30,7 @@ class Env:
     """One test's DNS server, instance and port."""
 
     def __init__(self, ctx, records, main_cf=None, direct=False,
-                 port=None):
+                 port=None, search=None):
         if ctx.chroot != "y":
             skip("DNS tests run chrooted (resolv.conf in the queue dir)")
         self.ctx = ctx
@@ -40,7 +40,7 @@ class Env:
               "smtp_connect_timeout": "5s"}
         cf.update(main_cf or {})
         self.inst = ctx.instance(main_cf=cf, start=False)
-        self.dns.install(self.inst, direct=direct)
+        self.dns.install(self.inst, direct=direct, search=search)
         ctx.note("dnsmasq log:\n" + "see " + self.dns.log)
         self.inst.start()
 
@@ -395,6 +395,20 @@ def test_dns_loops_back_to_myself(ctx):
                       "mail for loop.test loops back to myself"))
 
 
+def test_dns_loop_passed_to_best_mx_transport(ctx):
+    def zone(d):
+        d.mx("bestmx.test", 10, "me.bestmx.test")
+        d.a("me.bestmx.test", "127.0.0.1")
+    e = Env(ctx, zone, port=25, main_cf={"best_mx_transport": "discard"})
+    e.send("rcpt@bestmx.test")
+    e.inst.wait_for_log(r"postfix/smtp\[\d+\]: [0-9A-F]+: passing "
+                        r"<rcpt@bestmx\.test> to transport=discard$")
+    e.wait_status("rcpt@bestmx.test", "sent", relay="none",
+                  ident="postfix/discard", reason=r"bestmx\.test")
+    e.inst.wait_queue_empty()
+    assert_none(e.inst, r"postfix/smtp\[\d+\]: [0-9A-F]+: to=<rcpt@bestmx")
+
+
 def test_dns_local_mx_truncates_worse(ctx):
     def zone(d):
         d.mx("backup.test", 10, "primary.backup.test")
@@ -550,6 +564,108 @@ def test_dns_reply_filter_ignore(ctx):
     e.inst.wait_for_log(r"postfix/smtp\[\d+\]: ignoring DNS RR: filt\.test\. "
                         r"\d+ IN MX 10 mx10\.filt\.test\.$")
     assert first.sessions == []
+
+
+def _balance_zone(d):
+    d.mx("bal.test", 10, "mx.bal.test")
+    d.a("mx.bal.test", "127.0.53.71", "127.0.53.72")
+    d.aaaa("mx.bal.test", "::1")
+
+
+def test_dns_balance_inet_protocols(ctx):
+    port = free_port_on("::1")
+    e = Env(ctx, _balance_zone, port=port, main_cf={
+        "inet_protocols": "all", "smtp_address_preference": "ipv4",
+        "smtp_mx_address_limit": "2"})
+    v6 = e.server("::1")
+    e.send("rcpt@bal.test")
+    # Two A records and one AAAA, limit 2: one of each is kept.
+    e.wait_status("rcpt@bal.test", "sent",
+                  relay=relay("mx.bal.test", "::1", port))
+    assert len(v6.transactions()) == 1
+    assert len(e.inst.grep_log(r"connect to mx\.bal\.test\[127\.0\.53\.7[12]"
+                               r"\]:%d: Connection refused" % port)) == 1
+
+
+def test_dns_balance_off_keeps_preference(ctx):
+    port = free_port_on("::1")
+    e = Env(ctx, _balance_zone, port=port, main_cf={
+        "inet_protocols": "all", "smtp_address_preference": "ipv4",
+        "smtp_mx_address_limit": "2", "smtp_balance_inet_protocols": "no",
+        "maximal_backoff_time": "300s", "minimal_backoff_time": "300s"})
+    v6 = e.server("::1")
+    e.send("rcpt@bal.test")
+    e.wait_status("rcpt@bal.test", "deferred", relay="none",
+                  dsn=r"4\.4\.1", reason=r"connect to mx\.bal\.test\[127\.0"
+                  r"\.53\.7[12]\]:%d: Connection refused" % port)
+    assert v6.sessions == []
+
+
+def test_dns_cname_overrides_servername(ctx):
+    def zone(d):
+        d.mx("cn2.test", 10, "alias.cn2.test")
+        d.cname("alias.cn2.test", "real.cn2.test")
+        d.a("real.cn2.test", "127.0.53.73")
+    e = Env(ctx, zone, main_cf={"smtp_cname_overrides_servername": "yes"})
+    e.server("127.0.53.73")
+    e.send("rcpt@cn2.test")
+    e.wait_status("rcpt@cn2.test", "sent",
+                  relay=relay("real.cn2.test", "127.0.53.73", e.port))
+
+
+def test_dns_proxy_interfaces_loop(ctx):
+    def zone(d):
+        d.mx("proxy.test", 10, "fw.proxy.test")
+        d.a("fw.proxy.test", "127.0.53.74")
+    e = Env(ctx, zone, port=25, main_cf={"proxy_interfaces": "127.0.53.74"})
+    e.send("rcpt@proxy.test")
+    e.wait_status("rcpt@proxy.test", "bounced", relay="none",
+                  dsn=r"5\.4\.6", reason=re.escape(
+                      "mail for proxy.test loops back to myself"))
+
+
+def test_dns_bind_address_enforce(ctx):
+    def zone(d):
+        d.a("enf.test", "127.0.53.75")
+    e = Env(ctx, zone, main_cf={"smtp_bind_address": "192.0.2.1",
+                                "smtp_bind_address_enforce": "yes",
+                                "maximal_backoff_time": "300s",
+                                "minimal_backoff_time": "300s"})
+    srv = e.server("127.0.53.75")
+    e.send("rcpt@enf.test")
+    e.wait_status("rcpt@enf.test", "deferred", relay="none",
+                  dsn=r"4\.4\.0", reason="server configuration error")
+    e.inst.wait_for_log(r"postfix/smtp\[\d+\]: warning: smtp_connect_addr: "
+                        r"bind 192\.0\.2\.1: Cannot assign requested address")
+    assert srv.sessions == []
+
+
+def test_dns_5xx_greeting_next_mx(ctx):
+    def zone(d):
+        d.mx("g5.test", 10, "mx10.g5.test")
+        d.mx("g5.test", 20, "mx20.g5.test")
+        d.a("mx10.g5.test", "127.0.53.76")
+        d.a("mx20.g5.test", "127.0.53.77")
+    e = Env(ctx, zone)
+    e.server("127.0.53.76", greeting="554 5.3.2 not here")
+    srv = e.server("127.0.53.77")
+    e.send("rcpt@g5.test")
+    e.wait_status("rcpt@g5.test", "sent",
+                  relay=relay("mx20.g5.test", "127.0.53.77", e.port))
+    assert len(srv.transactions()) == 1
+
+
+def test_dns_resolver_option_defnames(ctx):
+    def zone(d):
+        d.a("short.sub.test", "127.0.53.78")
+    port = free_port_on("127.0.53.78")
+    e = Env(ctx, zone, port=port, search="sub.test", main_cf={
+        "smtp_dns_resolver_options": "res_defnames",
+        "relayhost": "[short]:%d" % port})
+    e.server("127.0.53.78")
+    e.send("rcpt@anywhere.test")
+    e.wait_status("rcpt@anywhere.test", "sent",
+                  relay=relay("short", "127.0.53.78", port))
 
 
 # ---------------------------------------------------------------------
