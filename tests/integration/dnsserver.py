@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """dnsserver - DNS and network fixtures for the MX tests.
 
-    dns = TestDNS()                       # dnsmasq on 127.53.0.1:53
+    dns = TestDNS()                       # dnsmasq on 127.N.X.1:53
     dns.mx("mx.test", 10, "mx1.mx.test")
     dns.a("mx1.mx.test", "127.0.53.11")
     dns.start()
@@ -10,9 +10,10 @@
     dns.stop()
 
 TestDNS runs Debian's dnsmasq (dnsmasq-base) as an authoritative-only
-server for the zone "test" on 127.53.0.1 port 53, from records given by
+server for the zone "test" on 127.N.X.1 port 53 (N.X from the process id,
+so that parallel runs do not collide), from records given by
 the test: mx(), a(), aaaa(), cname(), nullmx().  Names under
-"fault.test" are forwarded to a FaultResponder of ours on 127.53.0.2 (a
+"fault.test" are forwarded to a FaultResponder of ours on 127.N.X.2 (a
 scripted server written here, UDP and TCP), which answers by the first
 label of the name:
 
@@ -45,8 +46,12 @@ import time
 
 import smtpserver
 
-DNS_ADDR = "127.53.0.1"
-FAULT_ADDR = "127.53.0.2"
+# Per process, so that test runs in parallel (postern and postfix, or
+# two developers) do not fight over port 53 of the same address.
+_PID = os.getpid()
+_NET = "127.%d.%d" % (53 + (_PID // 251) % 40, _PID % 251)
+DNS_ADDR = _NET + ".1"
+FAULT_ADDR = _NET + ".2"
 FAULT_A = "127.0.53.70"
 
 

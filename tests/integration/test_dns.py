@@ -668,6 +668,46 @@ def test_dns_resolver_option_defnames(ctx):
                   relay=relay("short", "127.0.53.78", port))
 
 
+def _equal_pref_zone(d):
+    d.mx("eq.test", 10, "one.eq.test")
+    d.mx("eq.test", 10, "two.eq.test")
+    d.a("one.eq.test", "127.0.53.81")
+    d.a("two.eq.test", "127.0.53.82")
+
+
+def _send_many(e, n):
+    for i in range(n):
+        e.send("rcpt%d@eq.test" % i)
+    for i in range(n):
+        e.wait_status("rcpt%d@eq.test" % i, "sent",
+                      relay=r"(one|two)\.eq\.test\[127\.0\.53\.8[12]\]:%d"
+                      % e.port)
+
+
+def test_dns_equal_preference_randomized(ctx):
+    e = Env(ctx, _equal_pref_zone, main_cf={
+        "smtp_randomize_addresses": "yes",
+        "smtp_connection_cache_on_demand": "no"})
+    one = e.server("127.0.53.81")
+    two = e.server("127.0.53.82")
+    _send_many(e, 12)
+    # Both equal-preference exchangers get mail (odds of a false
+    # failure: 2 in 4096).
+    assert one.transactions() and two.transactions(), \
+        (len(one.transactions()), len(two.transactions()))
+
+
+def test_dns_equal_preference_in_dns_order(ctx):
+    e = Env(ctx, _equal_pref_zone, main_cf={
+        "smtp_randomize_addresses": "no",
+        "smtp_connection_cache_on_demand": "no"})
+    one = e.server("127.0.53.81")
+    two = e.server("127.0.53.82")
+    _send_many(e, 4)
+    counts = sorted([len(one.transactions()), len(two.transactions())])
+    assert counts == [0, 4], counts
+
+
 # ---------------------------------------------------------------------
 # Dead hosts: refused, silent, black hole (same outcome as Postfix; the
 # time it takes is where Postern differs, see the racing tests)
