@@ -708,6 +708,26 @@ def test_dns_equal_preference_in_dns_order(ctx):
     assert counts == [0, 4], counts
 
 
+def test_dns_lmtp_inet_host_and_fallback(ctx):
+    def zone(d):
+        d.mx("lmtphost.test", 10, "never.lmtphost.test")  # LMTP: no MX
+        d.a("lmtphost.test", "127.0.53.83")
+        d.a("lfb.test", "127.0.53.84")
+    port = free_port_on("127.0.53.84")
+    e = Env(ctx, zone, port=port, main_cf={
+        "transport_maps": "inline:{lmtp.test=lmtp:inet:lmtphost.test:%d}"
+        % port,
+        "lmtp_fallback_relay": "[lfb.test]:%d" % port})
+    srv = e.server("127.0.53.84", lmtp=True)
+    e.send("rcpt@lmtp.test")
+    # lmtphost.test refuses; the fallback relay takes the mail.
+    e.wait_status("rcpt@lmtp.test", "sent", ident="postfix/lmtp",
+                  relay=relay("lfb.test", "127.0.53.84", port))
+    e.inst.wait_for_log(r"postfix/lmtp\[\d+\]: connect to lmtphost\.test"
+                        r"\[127\.0\.53\.83\]:%d: Connection refused$" % port)
+    assert len(srv.transactions()) == 1
+
+
 # ---------------------------------------------------------------------
 # Dead hosts: refused, silent, black hole (same outcome as Postfix; the
 # time it takes is where Postern differs, see the racing tests)
