@@ -334,3 +334,18 @@ def test_per_request_deadline_slow_reader_sent(ctx):
     [t] = srv.wait_transactions(1)
     _, rest = strip_received(t.data)
     assert rest == crlf(msg)
+
+
+def test_xforward_values_xtext_encoded(ctx):
+    """XFORWARD values are xtext-encoded with no extra specials: an EHLO
+    name "inj+x=y.test" given to the instance's smtpd goes out as
+    HELO=inj+2Bx=y.test ("+" encoded, "=" not, unlike ENVID)."""
+    srv, inst, sport = _xforward_setup(ctx)
+    smtp_inject(sport, SENDER, ["a@dest.test"], message("xforward 5", ["hi"]),
+                helo="inj+x=y.test")
+    inst.wait_queue_empty()
+    qid = _smtpd_qid(inst)
+    [s] = srv.wait_sessions(1)
+    xf = [c for c in s.commands if c.startswith("XFORWARD")]
+    assert xf[1] == ("XFORWARD PROTO=ESMTP HELO=inj+2Bx=y.test IDENT=%s "
+                     "SOURCE=LOCAL" % qid), xf

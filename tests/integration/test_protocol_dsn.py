@@ -257,3 +257,54 @@ def test_smtputf8_offered_but_not_8bitmime(ctx):
     [s] = srv.wait_sessions(1)
     assert s.commands[1].endswith(" SMTPUTF8"), s.text()
     assert "SIZE=" in s.commands[1], s.text()
+
+
+def test_orcpt_xtext_encoding(ctx):
+    """ORCPT values are xtext-encoded: a recipient a+b=c@dest.test gives
+    ORCPT=rfc822;a+2Bb+3Dc@dest.test; an ORCPT given to the instance's
+    smtpd (ORCPT=rfc822;orig+2Bx@dest.test, decoded there) is passed on
+    re-encoded (the log has no orig_to= for it: that comes from the
+    original recipient, not from ORCPT)."""
+    srv = ctx.server(ehlo_keywords=DSN_KEYWORDS)
+    sport = ctx.free_port()
+    inst = ctx.instance(relay_port=srv.port,
+                        master_cf_extra=smtpd_service(sport))
+    inst.inject(SENDER, ["a+b=c@dest.test"], message("xtext", ["hi"]))
+    inst.wait_queue_empty()
+    import smtplib
+    c = smtplib.SMTP("127.0.0.1", sport, local_hostname="inj.test",
+                     timeout=20)
+    try:
+        c.ehlo("inj.test")
+        c.mail(SENDER)
+        code, _ = c.rcpt("new@dest.test",
+                         ["ORCPT=rfc822;orig+2Bx@dest.test", "NOTIFY=NEVER"])
+        assert code == 250, code
+        c.data(message("orcpt", ["hi"]))
+    finally:
+        c.quit()
+    inst.wait_queue_empty()
+    s1, s2 = srv.wait_sessions(2)
+    assert s1.commands[2] == ("RCPT TO:<a+b=c@dest.test> "
+                              "ORCPT=rfc822;a+2Bb+3Dc@dest.test"), s1.text()
+    assert s2.commands[2] == ("RCPT TO:<new@dest.test> "
+                              "ORCPT=rfc822;orig+2Bx@dest.test NOTIFY=NEVER"), \
+        s2.text()
+
+
+def test_orcpt_utf8_uxtext(ctx):
+    """A UTF-8 recipient to a server with SMTPUTF8 and DSN: ORCPT has the
+    utf-8 type and is uxtext-encoded (RFC 6533): each non-ASCII character
+    becomes \\x{HEX} of its code point: ORCPT=utf-8;j\\x{F6}s\\x{E9}@dest.test,
+    while RCPT TO carries the raw UTF-8."""
+    srv = ctx.server(ehlo_keywords=SMTPUTF8_KEYWORDS + ["DSN"])
+    inst = ctx.instance(relay_port=srv.port,
+                        main_cf={"smtputf8_enable": "yes"})
+    inst.inject(SENDER, [UTF8_RCPT], _utf8_message())
+    inst.wait_queue_empty()
+    [s] = srv.wait_sessions(1)
+    rcpt_raw = [d for who, d in s.transcript if who == "C"
+                and d.startswith(b"RCPT")]
+    ctx.note(repr(rcpt_raw))
+    assert rcpt_raw == [b"RCPT TO:<" + UTF8_RCPT.encode() + b"> ORCPT=utf-8;"
+                        b"j\\x{F6}s\\x{E9}@dest.test\r\n"], rcpt_raw
