@@ -233,3 +233,55 @@ def test_myhostname_on_other_port_no_loop_check(ctx):
     assert_none(inst, r"loops back|my own hostname")
     assert_single(inst, status_line("rcpt@dest.test", "sent", dsn=r"2\.0\.0",
                                     port=srv.port))
+
+
+def test_ehlo_keyword_with_equals_parameter(ctx):
+    """"SIZE=1000" (keyword and parameter joined by "=", as some servers
+    do for AUTH=): recognized as SIZE with limit 1000, so a larger
+    message bounces 5.3.4 without MAIL FROM."""
+    srv = ctx.server(ehlo_keywords=["PIPELINING", "SIZE=1000", "8BITMIME"])
+    inst = ctx.instance(relay_port=srv.port)
+    inst.inject(SENDER, ["r1@dest.test"], message("size eq", ["y" * 60] * 40))
+    inst.wait_queue_empty()
+    m = inst.wait_for_log(r"postfix/qmgr\[\d+\]: [0-9A-F]+: from=<[^>]*>, "
+                          r"size=(\d+), nrcpt=")
+    assert_single(inst, status_line(
+        "r1@dest.test", "bounced", dsn=r"5\.3\.4", port=srv.port,
+        reason=r"message size %s exceeds size limit 1000 of server %s"
+        % (m.group(1), RELAY)))
+
+
+def test_multiline_greeting_esmtp_on_second_line(ctx):
+    """smtp_always_send_ehlo = no and a multi-line greeting whose word
+    ESMTP is only on its second line: the whole greeting is searched, so
+    EHLO is sent."""
+    inst, srv = _deliver(ctx, dict(greeting="220-dest.test welcome\n"
+                                   "220 ESMTP ready"),
+                         main_cf={"smtp_always_send_ehlo": "no"})
+    [s] = srv.wait_sessions(1)
+    assert s.commands[0] == "EHLO client.test", s.text()
+
+
+def test_body_parameter(ctx):
+    """8BITMIME offered: sendmail -B 8BITMIME gives BODY=8BITMIME, -B 7BIT
+    gives BODY=7BIT, plain sendmail of an ASCII message gives no BODY=."""
+    srv = ctx.server()
+    inst = ctx.instance(relay_port=srv.port)
+    msg8 = message("body 8", ["caf\u00e9"]).replace(b"charset=us-ascii",
+                                                   b"charset=utf-8")
+    inst.inject(SENDER, ["r1@dest.test"], msg8, extra_args=["-B", "8BITMIME"])
+    inst.wait_queue_empty()
+    inst.inject(SENDER, ["r2@dest.test"], message("body 7", ["x"]),
+                extra_args=["-B", "7BIT"])
+    inst.wait_queue_empty()
+    inst.inject(SENDER, ["r3@dest.test"], message("body none", ["x"]))
+    inst.wait_queue_empty()
+    sizes = [int(m.group(1)) for m in inst.grep_log(
+        r"postfix/qmgr\[\d+\]: [0-9A-F]+: from=<[^>]*>, size=(\d+), nrcpt=")]
+    s1, s2, s3 = srv.wait_sessions(3)
+    assert s1.commands[1] == "MAIL FROM:<%s> SIZE=%d BODY=8BITMIME" % (
+        SENDER, sizes[0]), s1.text()
+    assert s2.commands[1] == "MAIL FROM:<%s> SIZE=%d BODY=7BIT" % (
+        SENDER, sizes[1]), s2.text()
+    assert s3.commands[1] == "MAIL FROM:<%s> SIZE=%d" % (
+        SENDER, sizes[2]), s3.text()

@@ -291,3 +291,39 @@ def test_dovecot_lmtp_two_messages(ctx):
     assert len(got) == 2, len(got)
     assert len(inst.grep_log(status_line("carol@lmtp.test", "sent",
                                          ident=LMTP, port=dv.port))) == 2
+
+
+def test_lmtp_all_rcpts_refused(ctx):
+    """Every RCPT refused (550) over LMTP: the recipients bounce; no
+    content is sent (the pipelined DATA gets the server's 554)."""
+    srv = ctx.server(lmtp=True, rcpt_rules=[(r".", "550 5.1.1 User unknown")])
+    inst = _lmtp_instance(ctx, "inet:127.0.0.1:%d" % srv.port)
+    inst.inject(SENDER, ["a@lmtp.test", "b@lmtp.test"],
+                message("lmtp none", ["hi"]))
+    inst.wait_queue_empty()
+    for r in ("a@lmtp.test", "b@lmtp.test"):
+        assert_single(inst, status_line(
+            r, "bounced", dsn=r"5\.1\.1", port=srv.port, ident=LMTP,
+            reason=said("550 5.1.1 User unknown", "RCPT TO")))
+    assert not srv.transactions()
+    [s] = srv.wait_sessions(1)
+    assert "DATA" in s.commands and s.commands[-1] == "QUIT", s.text()
+
+
+def test_lmtp_hangup_between_per_recipient_replies(ctx):
+    """The LMTP server gives the first per-recipient reply after the dot
+    and closes: the first recipient is sent, the second deferred with
+    "lost connection with HOST[ADDR] while sending end of data -- message
+    may be sent more than once"."""
+    srv = ctx.server(lmtp=True, actions={
+        "eod": lambda sess, addr: "hangup" if addr.startswith("b@") else None})
+    inst = _lmtp_instance(ctx, "inet:127.0.0.1:%d" % srv.port)
+    inst.inject(SENDER, ["a@lmtp.test", "b@lmtp.test"],
+                message("lmtp half", ["hi"]))
+    deferred_queue(inst, ["b@lmtp.test"], r"lost connection")
+    assert_single(inst, status_line("a@lmtp.test", "sent", dsn=r"2\.0\.0",
+                                    port=srv.port, ident=LMTP))
+    assert_single(inst, status_line(
+        "b@lmtp.test", "deferred", dsn=r"4\.4\.2", port=srv.port, ident=LMTP,
+        reason=r"lost connection with %s while sending end of data -- "
+        r"message may be sent more than once" % RELAY))
