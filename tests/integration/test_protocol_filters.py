@@ -63,6 +63,7 @@ def test_delivery_status_filter_bounce_to_defer(ctx):
     m = inst.wait_for_log(status_line("r1@dest.test", r"\w+", port=srv.port))
     ctx.note(m.string)
     deferred_queue(inst, ["r1@dest.test"], "filtered: ")
+    assert_none(inst, status_line("r1@dest.test", "bounced"))
     assert_single(inst, status_line(
         "r1@dest.test", "deferred", dsn=r"4\.1\.1", port=srv.port,
         reason=r"filtered: host %s said: 550 5\.1\.1 no such user \(in "
@@ -133,6 +134,10 @@ def test_protocol_error_postmaster_transcript(ctx):
     m = inst.wait_for_log(status_line("r1@dest.test", r"\w+", port=srv.port))
     ctx.note(m.string)
     [notice] = inst.wait_mailbox(1, box="client.test/postmaster")
+    assert_single(inst, status_line(
+        "r1@dest.test", "bounced", dsn=r"5\.5\.0", port=srv.port,
+        reason=r"Protocol error: host %s said: 250 2\.0\.0 Ok \(in reply to "
+        r"DATA command\)" % RELAY))
     text = notice.decode("utf-8", "replace")
     for want in ("Subject: Postfix SMTP client: errors from 127.0.0.1"
                  "[127.0.0.1]:%d" % srv.port,
