@@ -285,3 +285,19 @@ def test_body_parameter(ctx):
         SENDER, sizes[1]), s2.text()
     assert s3.commands[1] == "MAIL FROM:<%s> SIZE=%d" % (
         SENDER, sizes[2]), s3.text()
+
+
+def test_ehlo_timeout(ctx):
+    """No reply to EHLO within smtp_helo_timeout (2s): deferred
+    "conversation with HOST[ADDR] timed out while performing the EHLO
+    handshake"; no HELO is tried."""
+    srv = ctx.server(actions={"ehlo": "stall"}, stall_timeout=30)
+    inst = ctx.instance(relay_port=srv.port,
+                        main_cf=dict(NO_RETRY, smtp_helo_timeout="2s"))
+    inst.inject(SENDER, ["r1@dest.test"], message("ehlo stall", ["hi"]))
+    inst.wait_for_log(status_line(
+        "r1@dest.test", "deferred", dsn=r"4\.4\.2", port=srv.port,
+        reason=r"conversation with %s timed out while performing the EHLO "
+        r"handshake" % RELAY))
+    [s] = srv.wait_sessions(1, closed=False)
+    assert s.commands == ["EHLO client.test"], s.text()

@@ -327,3 +327,33 @@ def test_lmtp_hangup_between_per_recipient_replies(ctx):
         "b@lmtp.test", "deferred", dsn=r"4\.4\.2", port=srv.port, ident=LMTP,
         reason=r"lost connection with %s while sending end of data -- "
         r"message may be sent more than once" % RELAY))
+
+
+def test_lmtp_lhlo_timeout(ctx):
+    """No reply to LHLO within lmtp_lhlo_timeout (2s): deferred
+    "conversation with HOST[ADDR] timed out while performing the LHLO
+    handshake"."""
+    srv = ctx.server(lmtp=True, actions={"lhlo": "stall"}, stall_timeout=30)
+    inst = _lmtp_instance(ctx, "inet:127.0.0.1:%d" % srv.port,
+                          extra={"lmtp_lhlo_timeout": "2s"})
+    inst.inject(SENDER, ["ok@lmtp.test"], message("lhlo stall", ["hi"]))
+    inst.wait_for_log(status_line(
+        "ok@lmtp.test", "deferred", dsn=r"4\.4\.2", port=srv.port,
+        ident=LMTP, reason=r"conversation with %s timed out while "
+        r"performing the LHLO handshake" % RELAY))
+
+
+def test_lmtp_sendmail_bv(ctx):
+    """sendmail -bv to an LMTP destination: LHLO, MAIL, RCPT, RSET, QUIT;
+    postfix/lmtp logs status=deliverable; the report comes back."""
+    srv = ctx.server(lmtp=True)
+    inst = _lmtp_instance(ctx, "inet:127.0.0.1:%d" % srv.port)
+    inst.inject(SENDER, ["ok@lmtp.test"], b"", extra_args=["-bv"])
+    inst.wait_queue_empty()
+    [report] = inst.wait_mailbox(1)
+    assert b"Action: deliverable" in report, report
+    [s] = srv.wait_sessions(1)
+    assert [c.split(":")[0].split(" ")[0] for c in s.commands] == [
+        "LHLO", "MAIL", "RCPT", "RSET", "QUIT"], s.text()
+    assert_single(inst, status_line("ok@lmtp.test", "deliverable",
+                                    dsn=r"2\.1\.5", port=srv.port, ident=LMTP))
