@@ -659,14 +659,16 @@ wait_all(struct dns_batch *batch)
 		int n = 0, ms, ready;
 
 		for (int i = 0; i < ARES_GETSOCK_MAXNUM; i++) {
-			if (!ARES_GETSOCK_READABLE(bits, i)
-			    && !ARES_GETSOCK_WRITABLE(bits, i))
+			/* c-ares's own macros shift a signed 1 into bit 31. */
+			unsigned rd = ((unsigned)bits >> i) & 1;
+			unsigned wr = ((unsigned)bits
+				       >> (i + ARES_GETSOCK_MAXNUM)) & 1;
+
+			if (!rd && !wr)
 				continue;
 			pfd[n].fd = socks[i];
-			pfd[n].events = (short)((ARES_GETSOCK_READABLE(bits, i)
-						 ? POLLIN : 0)
-						| (ARES_GETSOCK_WRITABLE(bits, i)
-						   ? POLLOUT : 0));
+			pfd[n].events = (short)((rd ? POLLIN : 0)
+						| (wr ? POLLOUT : 0));
 			pfd[n].revents = 0;
 			n++;
 		}
