@@ -127,6 +127,12 @@ const char *smtp_reply_filter_find(const char *line, int *error);
 const char *smtp_pix_maps_find(const char *addr, int *error);
 const char *smtp_ehlo_discard_find(const char *addr, int *error);
 const char *smtp_maps_title(int which);
+int smtp_checks_active(void);
+int smtp_body_checks_active(void);
+const char *smtp_header_checks_find(int which, const char *header,
+				    int *error, const char **title);
+const char *smtp_body_checks_find(const char *line, int *error,
+				  const char **title);
 
 /* smtp_session.c */
 struct smtp_session *smtp_session_create(struct stream *stream,

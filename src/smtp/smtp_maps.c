@@ -13,6 +13,8 @@
  *   smtp_reply_filter_find()     a server reply line (smtp_reply_filter)
  *   smtp_pix_maps_find()         PIX workarounds for a server address
  *   smtp_ehlo_discard_find()     EHLO keywords to discard for an address
+ *   smtp_header_checks_find()    smtp_{,mime_,nested_}header_checks
+ *   smtp_body_checks_find()      smtp_body_checks
  *
  * The delivery status filter (smtp_delivery_status_filter) is installed
  * into the report layer, which applies it to every bounce, defer and
@@ -31,6 +33,8 @@ static struct maps *reply_filter;
 static struct maps *pix_maps;
 static struct maps *ehlo_discard_maps;
 static struct maps *status_filter;
+static struct maps *header_checks[3];	/* primary, MIME, nested */
+static struct maps *body_checks;
 
 /* open_maps - a table list for a parameter, or NULL when it is empty */
 static struct maps *
@@ -84,6 +88,18 @@ smtp_maps_init(void)
 	ehlo_discard_maps = open_maps(title,
 				      var_smtp_discard_ehlo_keyword_address_maps,
 				      MAPS_FLAGS_DEFAULT);
+	snprintf(title, sizeof(title), "%s_header_checks", lmtp);
+	header_checks[0] = open_maps(title, var_smtp_header_checks,
+				     MAPS_FLAGS_DEFAULT);
+	snprintf(title, sizeof(title), "%s_mime_header_checks", lmtp);
+	header_checks[1] = open_maps(title, var_smtp_mime_header_checks,
+				     MAPS_FLAGS_DEFAULT);
+	snprintf(title, sizeof(title), "%s_nested_header_checks", lmtp);
+	header_checks[2] = open_maps(title, var_smtp_nested_header_checks,
+				     MAPS_FLAGS_DEFAULT);
+	snprintf(title, sizeof(title), "%s_body_checks", lmtp);
+	body_checks = open_maps(title, var_smtp_body_checks,
+				MAPS_FLAGS_DEFAULT);
 	snprintf(title, sizeof(title), "%s_delivery_status_filter", lmtp);
 	status_filter = open_maps(title, var_smtp_delivery_status_filter,
 				  MAPS_FLAGS_DEFAULT);
@@ -129,4 +145,36 @@ smtp_maps_title(int which)
 	    : ehlo_discard_maps;
 
 	return m ? m->title : "";
+}
+
+/* smtp_checks_active - are any header or body checks configured */
+int
+smtp_checks_active(void)
+{
+	return header_checks[0] || header_checks[1] || header_checks[2]
+	    || body_checks;
+}
+
+/* smtp_header_checks_find - the action for a header of a class 0..2 */
+const char *
+smtp_header_checks_find(int which, const char *header, int *error,
+			const char **title)
+{
+	*title = header_checks[which] ? header_checks[which]->title : "";
+	return lookup(header_checks[which], header, error);
+}
+
+/* smtp_body_checks_find - the action for a body line */
+const char *
+smtp_body_checks_find(const char *line, int *error, const char **title)
+{
+	*title = body_checks ? body_checks->title : "";
+	return lookup(body_checks, line, error);
+}
+
+/* smtp_body_checks_active - body checks configured */
+int
+smtp_body_checks_active(void)
+{
+	return body_checks != NULL;
 }

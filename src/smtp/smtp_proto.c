@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "global/params.h"
+#include "global/header_opts.h"
 #include "global/mime_state.h"
 #include "global/record.h"
 #include "smtp.h"
@@ -566,6 +567,154 @@ mime_body_out(void *ctx, int rec_type, const char *text, size_t len,
 	text_out(ctx, rec_type, text, len);
 }
 
+/*
+ * Header and body checks on the outgoing copy (smtp_header_checks and
+ * friends): the table's value is an action.  hbc_action() returns the
+ * text to send (the line itself, or a replacement the caller frees when
+ * it differs), or NULL when the line must be dropped.
+ */
+static void
+hbc_log(struct smtp_state *state, const char *action, const char *where,
+	const char *content, const char *text)
+{
+	if (*text)
+		msg_info("%s: %s: %s %.60s: %s", state->req->queue_id, action,
+			 where, content, text);
+	else
+		msg_info("%s: %s: %s %.60s", state->req->queue_id, action,
+			 where, content);
+}
+
+/* is_header - "name:" with a non-empty printable name */
+static int
+is_header(const char *text)
+{
+	const char *cp = text;
+
+	while (*cp && *cp != ':' && *cp > ' ' && *cp < 0x7f)
+		cp++;
+	if (cp == text)
+		return 0;
+	while (*cp == ' ' || *cp == '\t')
+		cp++;
+	return *cp == ':';
+}
+
+static char *
+hbc_action(struct smtp_state *state, const char *table, const char *where,
+	   const char *action, const char *line)
+{
+	size_t len = strcspn(action, " \t");
+	const char *args = action + len;
+
+	while (*args == ' ' || *args == '\t')
+		args++;
+#define IS_CMD(name) (len == strlen(name) && strncasecmp(action, name, len) == 0)
+	if (IS_CMD("WARN") || IS_CMD("INFO")) {
+		hbc_log(state, IS_CMD("WARN") ? "warning" : "info", where,
+			line, args);
+		return (char *)line;
+	}
+	if (IS_CMD("REPLACE") || IS_CMD("PREPEND")) {
+		int replace = IS_CMD("REPLACE");
+
+		if (*args == 0) {
+			msg_warn("%s action without text in %s map",
+				 replace ? "REPLACE" : "PREPEND", table);
+		} else if (strcmp(where, "header") == 0 && !is_header(args)) {
+			msg_warn("bad %s header text \"%s\" in %s map -- "
+				 "need \"headername: headervalue\"",
+				 replace ? "REPLACE" : "PREPEND", args, table);
+		} else if (replace) {
+			hbc_log(state, "replace", where, line, args);
+			return xstrdup(args);
+		} else {
+			hbc_log(state, "prepend", where, line, args);
+			text_out(state, REC_TYPE_NORM, args, strlen(args));
+		}
+		return (char *)line;
+	}
+	if (IS_CMD("STRIP")) {
+		hbc_log(state, "strip", where, line, args);
+		return NULL;
+	}
+	if (IS_CMD("IGNORE"))
+		return NULL;
+	if (IS_CMD("DUNNO") || IS_CMD("OK"))
+		return (char *)line;
+#undef IS_CMD
+	msg_warn("unsupported command in %s map: %s", table, action);
+	return (char *)line;
+}
+
+/* mime_header_checked - a header through smtp_*header_checks, then out */
+static void
+mime_header_checked(void *ctx, int header_class,
+		    const struct header_opts *info, struct strbuf *buf,
+		    off_t offset)
+{
+	struct smtp_state *state = ctx;
+	const char *action, *title;
+	int which, error;
+	char *result;
+
+	/* MIME headers anywhere are checked as MIME headers (Postfix). */
+	if (info && (info->flags & HDR_OPT_MIME))
+		header_class = MIME_HDR_MULTIPART;
+	which = header_class == MIME_HDR_PRIMARY ? 0
+	    : header_class == MIME_HDR_MULTIPART ? 1 : 2;
+	action = smtp_header_checks_find(which, strbuf_str(buf), &error,
+					 &title);
+	if (action == NULL && error) {
+		msg_warn("%s: smtp header checks lookup error",
+			 state->req->queue_id);
+		state->session->data_error = 1;
+		return;
+	}
+	if (action) {
+		result = hbc_action(state, title, "header", action,
+				    strbuf_str(buf));
+		if (result == NULL)
+			return;
+		if (result != strbuf_str(buf)) {
+			strbuf_set(buf, result);
+			free(result);
+		}
+	}
+	mime_header_out(ctx, header_class, info, buf, offset);
+}
+
+/* mime_body_checked - a body line through smtp_body_checks, then out */
+static void
+mime_body_checked(void *ctx, int rec_type, const char *text, size_t len,
+		  off_t offset)
+{
+	struct smtp_state *state = ctx;
+	const char *action, *title;
+	char *line, *result;
+	int error;
+
+	if (!smtp_body_checks_active()) {
+		text_out(state, rec_type, text, len);
+		return;
+	}
+	line = xstrndup(text, len);
+	action = smtp_body_checks_find(line, &error, &title);
+	if (action == NULL && error) {
+		msg_warn("%s: smtp body checks lookup error",
+			 state->req->queue_id);
+		state->session->data_error = 1;
+	} else if (action == NULL) {
+		text_out(state, rec_type, text, len);
+	} else if ((result = hbc_action(state, title, "body", action, line))
+		   != NULL) {
+		text_out(state, rec_type, result, strlen(result));
+		if (result != line)
+			free(result);
+	}
+	free(line);
+}
+
 /* mime_fail - the MIME parser refused the message: bounce as Postfix */
 static void
 mime_fail(struct smtp_state *state, int errs)
@@ -593,6 +742,10 @@ send_content(struct smtp_state *state)
 		.header = mime_header_out,
 		.body = mime_body_out,
 	};
+	static const struct mime_state_cb checks_cb = {
+		.header = mime_header_checked,
+		.body = mime_body_checked,
+	};
 	struct deliver_request *req = state->req;
 	struct stream *out = state->session->stream;
 	struct strbuf rec = STRBUF_INIT;
@@ -605,7 +758,10 @@ send_content(struct smtp_state *state)
 	if (downgrading(state))
 		mime = mime_state_create(MIME_OPT_DOWNGRADE
 					 | MIME_OPT_REPORT_NESTING,
-					 &mime_cb, state);
+					 smtp_checks_active() ? &checks_cb
+					 : &mime_cb, state);
+	else if (smtp_checks_active())
+		mime = mime_state_create(0, &checks_cb, state);
 	state->space_left = (size_t)var_smtp_line_length_limit;
 	while ((type = rec_get(req->fp, &rec, 0, REC_FLAG_DEFAULT)) > 0) {
 		if (type != REC_TYPE_NORM && type != REC_TYPE_CONT)
@@ -616,10 +772,17 @@ send_content(struct smtp_state *state)
 		else
 			text_out(state, type, strbuf_str(&rec), rec.len);
 		prev = type;
-		if (errs || stream_error(out))
+		if (errs || stream_error(out) || state->session->data_error)
 			break;
 	}
 	strbuf_release(&rec);
+	if (state->session->data_error) {
+		/* A check's table failed: "local data error", session dropped */
+		stream_discard_output(out);
+		stream_set_error(out, STREAM_IOERR, 0);
+		ret = 0;
+		goto out;
+	}
 	if (stream_error(out)) {
 		ret = 0;	/* the caller reports the broken connection */
 		goto out;

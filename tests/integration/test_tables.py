@@ -91,3 +91,39 @@ def test_pix_workaround_maps_select_workarounds(ctx):
     [s] = srv.wait_sessions(1)
     cmds = [c.split()[0].upper() for c in s.commands]
     assert cmds[0] == "HELO", cmds
+
+
+def test_header_and_body_checks_on_the_wire(ctx):
+    """smtp_header_checks / smtp_body_checks (regexp files): REPLACE,
+    IGNORE, PREPEND and STRIP change only the copy sent, and are logged
+    as "QID: replace: header ...: TEXT"."""
+    from common import crlf, strip_received
+    srv = ctx.server()
+    inst = _instance(ctx, srv, {}, {
+        "smtp_header_checks": ("header_checks",
+                               "/^Subject: secret/ REPLACE Subject: public\n"
+                               "/^X-Internal:/ IGNORE\n"
+                               "/^To:/ PREPEND X-Checked: yes\n"),
+        "smtp_body_checks": ("body_checks",
+                             "/^password=/ REPLACE password=xxx\n"
+                             "/^drop me/ STRIP\n")})
+    rcpt = "rcpt@dest.test"
+    msg = message("secret plans", ["one", "password=hunter2", "drop me",
+                                   "three"], to=rcpt).replace(
+        b"MIME-Version", b"X-Internal: 42\nMIME-Version")
+    inst.inject(SENDER, [rcpt], msg)
+    inst.wait_for_log(status_line(rcpt, "sent"))
+    [t] = srv.wait_transactions(1)
+    _, rest = strip_received(t.data)
+    want = crlf(msg.replace(b"Subject: secret plans", b"Subject: public")
+                .replace(b"X-Internal: 42\n", b"")
+                .replace(b"To: <", b"X-Checked: yes\nTo: <")
+                .replace(b"password=hunter2", b"password=xxx")
+                .replace(b"drop me\n", b""))
+    assert rest == want, "content:\n%r\n%r" % (rest, want)
+    for what in (r"replace: header Subject: secret plans: Subject: public",
+                 r"prepend: header To: <rcpt@dest\.test>: X-Checked: yes",
+                 r"replace: body password=hunter2: password=xxx",
+                 r"strip: body drop me"):
+        assert inst.grep_log(r"postfix/smtp\[\d+\]: [0-9A-F]+: %s$" % what), \
+            what
