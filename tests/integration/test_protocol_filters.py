@@ -148,3 +148,63 @@ def test_protocol_error_postmaster_transcript(ctx):
                  "Transcript of session follows.",
                  " Out: DATA", " In:  250 2.0.0 Ok"):
         assert want in text, "notice lacks %r:\n%s" % (want, text)
+
+
+def test_discard_ehlo_keyword_address_maps(ctx):
+    """smtp_discard_ehlo_keyword_address_maps keyed by the server address
+    (127.0.0.1 -> pipelining, dsn): lock-step, no NOTIFY/ORCPT, logged
+    "discarding EHLO keywords: PIPELINING DSN"; the map wins over
+    smtp_discard_ehlo_keywords (here "size", not applied)."""
+    inst, srv = _one(ctx, dict(ehlo_keywords=["PIPELINING", "SIZE 10240000",
+                                              "8BITMIME", "DSN"],
+                               delay={"mail": 0.3}),
+                     main_cf={"smtp_discard_ehlo_keyword_address_maps":
+                              "inline:{ {127.0.0.1=pipelining, dsn} }",
+                              "smtp_discard_ehlo_keywords": "size"})
+    inst.wait_queue_empty()
+    [s] = srv.wait_sessions(1)
+    assert s.pending["mail"] == b"", s.pending["mail"]
+    assert s.commands[1].startswith("MAIL FROM:<%s> SIZE=" % SENDER), s.text()
+    assert s.commands[2] == "RCPT TO:<r1@dest.test>", s.text()
+    assert_single(inst, r"postfix/smtp\[\d+\]: discarding EHLO keywords: "
+                  r"PIPELINING DSN$")
+
+
+def test_lmtp_discard_lhlo_keywords(ctx):
+    """lmtp_discard_lhlo_keywords = pipelining, size: LHLO keywords
+    discarded (logged with the same "discarding EHLO keywords" text),
+    MAIL FROM without SIZE=."""
+    srv = ctx.server(lmtp=True, delay={"mail": 0.3})
+    cf = dict(NO_RETRY, lmtp_discard_lhlo_keywords="pipelining, size")
+    cf["transport_maps"] = ("inline:{ lmtp.test=lmtp:inet:127.0.0.1:%d }"
+                            % srv.port)
+    inst = ctx.instance(relay_port=ctx.free_port(), main_cf=cf)
+    inst.inject(SENDER, ["ok@lmtp.test"], message("lhlo discard", ["hi"]))
+    inst.wait_queue_empty()
+    [s] = srv.wait_sessions(1)
+    assert s.commands[1] == "MAIL FROM:<%s>" % SENDER, s.text()
+    assert s.pending["mail"] == b"", s.pending["mail"]
+    assert_single(inst, r"postfix/lmtp\[\d+\]: discarding EHLO keywords: "
+                  r"PIPELINING SIZE$")
+
+
+def test_generic_maps_envelope_and_headers(ctx):
+    """smtp_generic_maps (inline) rewrites the envelope sender and
+    recipient on the wire and the address headers of the content;
+    the log keeps the original recipient."""
+    inst, srv = _one(ctx, {}, main_cf={
+        "smtp_generic_maps": "inline:{ sender@client.test=public@example.com,"
+                             " rcpt@dest.test=other@dest.test }"},
+        rcpts=("rcpt@dest.test",))
+    inst.wait_queue_empty()
+    [s] = srv.wait_sessions(1)
+    assert s.commands[1].startswith("MAIL FROM:<public@example.com>"), \
+        s.text()
+    assert s.commands[2] == "RCPT TO:<other@dest.test>", s.text()
+    [t] = srv.wait_transactions(1)
+    _, rest = strip_received(t.data)
+    ctx.note(rest.decode())
+    assert b"\r\nFrom: Sender <public@example.com>\r\n" in b"\r\n" + rest, rest
+    assert b"\r\nTo: <other@dest.test>\r\n" in rest, rest
+    assert_single(inst, status_line("rcpt@dest.test", "sent", dsn=r"2\.0\.0",
+                                    port=srv.port))
