@@ -59,8 +59,8 @@ int map_proxy_open(struct map *map, char **why);
 
 /*
  * Source-file reader shared by texthash, cidr, regexp and pcre: logical
- * lines, with blank and '#' lines dropped and lines that start with white
- * space joined to the previous one (trailing white space removed).
+ * lines as Postfix's readllines() makes them (see map_text.c); nothing
+ * is trimmed (map_trim() drops trailing white space).
  * rd->lineno is the first physical line of the last logical line.
  */
 struct map_reader {
@@ -68,13 +68,13 @@ struct map_reader {
 	const char *path;
 	char *buf;
 	size_t bufsz;
-	int pending;
 	int lineno, next_lineno;
 };
 
 int map_reader_open(struct map_reader *rd, const char *path);
 int map_reader_next(struct map_reader *rd, struct strbuf *line);
 void map_reader_close(struct map_reader *rd);
+char *map_trim(char *s);
 
 /*
  * Pattern tables (regexp:, pcre:) share one rule-file engine in
@@ -85,6 +85,7 @@ void map_reader_close(struct map_reader *rd);
 struct map_re_engine {
 	const char *kind;	/* "regexp" or "pcre", for messages */
 	int default_options;
+	int final_backslash_closes;	/* "/ab\" is pattern "ab" (regexp) */
 	/* Toggle option letter c; -1 if unknown, 1 if obsolete/ignored. */
 	int (*option)(int c, int *options);
 	/* Compile; NULL with the reason in why on error. */

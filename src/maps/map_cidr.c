@@ -145,7 +145,7 @@ cidr_line(struct map_cidr *mc, char *p, size_t *stack, size_t *depth)
 		tmp.match = negation(&p);
 		if (*p == 0)
 			return xstrdup("no address pattern");
-		if ((why = cidr_parse(&tmp, p)) != NULL)
+		if ((why = cidr_parse(&tmp, map_trim(p))) != NULL)
 			return why;
 		tmp.op = CIDR_IF;
 		*cidr_rule_add(mc) = tmp;
@@ -172,7 +172,7 @@ cidr_line(struct map_cidr *mc, char *p, size_t *stack, size_t *depth)
 		*p++ = 0;
 	while (isspace((unsigned char)*p))
 		p++;
-	value = p;
+	value = map_trim(p);
 	if (*pattern == 0)
 		return xstrdup("no address pattern");
 	if ((why = cidr_parse(&tmp, pattern)) != NULL)
@@ -273,11 +273,11 @@ map_cidr_open(struct map *map, char **why)
 			if_line[depth - 1] = rd.lineno;
 		}
 	}
-	if (depth > 0)
+	while (depth > 0) {
 		msg_warn("cidr map %s, line %d: IF has no matching ENDIF",
 			 map->name, if_line[depth - 1]);
-	while (depth > 0)
 		mc->rules[stack[--depth]].endif = mc->count;
+	}
 	map_reader_close(&rd);
 	strbuf_release(&line);
 	return 0;

@@ -114,7 +114,7 @@ pcre_free_pat(void *re)
 }
 
 static const struct map_re_engine pcre_engine = {
-	"pcre", PCRE2_CASELESS | PCRE2_DOTALL, pcre_option, pcre_compile_pat,
+	"pcre", PCRE2_CASELESS | PCRE2_DOTALL, 0, pcre_option, pcre_compile_pat,
 	pcre_exec_pat, pcre_free_pat,
 };
 

@@ -79,8 +79,14 @@ get_pat(struct map *map, const struct map_re_engine *eng, int lineno,
 	pat->text = p;
 	for (; *p; p++) {
 		if (*p == '\\') {
-			if (p[1] == 0)
+			/* A final backslash ends a regexp: pattern (Postfix's
+			 * quirk), but not a pcre: one. */
+			if (p[1] == 0) {
+				if (eng->final_backslash_closes)
+					break;
+				p++;
 				break;
+			}
 			p++;
 		} else if (*p == delim) {
 			break;
@@ -114,71 +120,153 @@ get_pat(struct map *map, const struct map_re_engine *eng, int lineno,
 	return 1;
 }
 
-/* subst_ref - parse a $ reference at p; returns its length, sets *name */
-static size_t
-subst_ref(const char *p, const char **name, size_t *nlen)
+/*
+ * Replacement text follows Postfix's mac_parse(): "$$" is a '$'; "$name",
+ * "${name}" and "$(name)" are references (name: letters, digits, '_'; a
+ * braced name may nest its own brackets); an empty name or a missing
+ * closing bracket is a syntax error that stops the scan.  For these
+ * tables a name must be a number from 1 up.
+ */
+#define SUBST_ERROR	1
+
+typedef int (*subst_fn)(int is_ref, const char *text, void *ctx);
+
+/* subst_parse - walk a replacement text, calling fn for each part */
+static int
+subst_parse(const char *value, subst_fn fn, void *ctx)
 {
-	const char *q;
+	struct strbuf buf = STRBUF_INIT;
+	const char *vp = value, *ep;
+	int status = 0;
 
-	if (p[1] == '{' || p[1] == '(') {
-		char close = p[1] == '{' ? '}' : ')';
+	while (*vp) {
+		if (*vp != '$') {
+			strbuf_putc(&buf, *vp++);
+			continue;
+		}
+		if (vp[1] == '$') {
+			strbuf_putc(&buf, '$');
+			vp += 2;
+			continue;
+		}
+		if (buf.len > 0) {
+			status |= fn(0, strbuf_str(&buf), ctx);
+			strbuf_reset(&buf);
+		}
+		vp++;
+		if (*vp == '{' || *vp == '(') {
+			char open = *vp, close = open == '{' ? '}' : ')';
+			int level = 1;
 
-		if ((q = strchr(p + 2, close)) == NULL)
-			return 0;
-		*name = p + 2;
-		*nlen = (size_t)(q - p - 2);
-		return (size_t)(q - p + 1);
+			for (ep = ++vp; level > 0; ep++) {
+				if (*ep == 0) {
+					msg_warn("truncated macro reference: "
+						 "\"%s\"", value);
+					status |= SUBST_ERROR;
+					break;
+				}
+				if (*ep == open)
+					level++;
+				if (*ep == close)
+					level--;
+			}
+			/* Postfix stops here after any earlier error too. */
+			if (status & SUBST_ERROR)
+				break;
+			strbuf_append(&buf, vp, (size_t)(ep - vp - 1));
+			vp = ep;
+		} else {
+			for (ep = vp; *ep && (isalnum((unsigned char)*ep)
+					      || *ep == '_'); ep++)
+				;
+			strbuf_append(&buf, vp, (size_t)(ep - vp));
+			vp = ep;
+		}
+		if (buf.len == 0) {
+			msg_warn("empty macro name: \"%s\"", value);
+			status |= SUBST_ERROR;
+			break;
+		}
+		status |= fn(1, strbuf_str(&buf), ctx);
+		strbuf_reset(&buf);
 	}
-	for (q = p + 1; isalnum((unsigned char)*q) || *q == '_'; q++)
-		;
-	*name = p + 1;
-	*nlen = (size_t)(q - p - 1);
-	return (size_t)(q - p);
+	if (buf.len > 0 && !(status & SUBST_ERROR))
+		status |= fn(0, strbuf_str(&buf), ctx);
+	strbuf_release(&buf);
+	return status;
 }
 
-/* subst_scan - check $n references; -1 after a warning, else highest n */
+struct scan_ctx {
+	struct map *map;
+	const char *kind;
+	int lineno;
+	long max_sub;
+};
+
+/* scan_part - check one reference at load time */
+static int
+scan_part(int is_ref, const char *text, void *ptr)
+{
+	struct scan_ctx *sc = ptr;
+	long n;
+
+	if (!is_ref)
+		return 0;
+	if (text[strspn(text, "0123456789")] != 0) {
+		msg_warn("%s map %s, line %d: non-numeric replacement index "
+			 "\"%s\"", sc->kind, sc->map->name, sc->lineno, text);
+		return SUBST_ERROR;
+	}
+	n = strlen(text) > 9 ? 999999999 : atol(text);
+	if (n < 1) {
+		msg_warn("%s map %s, line %d: out%srange replacement index "
+			 "\"%s\"", sc->kind, sc->map->name, sc->lineno,
+			 strcmp(sc->kind, "pcre") == 0 ? " of " : "-of-",
+			 text);
+		return SUBST_ERROR;
+	}
+	if (n > sc->max_sub)
+		sc->max_sub = n;
+	return 0;
+}
+
+/* subst_scan - check a replacement; -1 after a warning, else highest n */
 static long
 subst_scan(struct map *map, const char *kind, int lineno, const char *repl)
 {
-	long max_sub = 0;
+	struct scan_ctx sc = { map, kind, lineno, 0 };
 
-	for (const char *p = repl; *p; p++) {
-		const char *name;
-		size_t nlen, len;
-		long n = 0;
-
-		if (*p != '$')
-			continue;
-		if (p[1] == '$') {
-			p++;
-			continue;
-		}
-		if ((len = subst_ref(p, &name, &nlen)) == 0) {
-			msg_warn("%s map %s, line %d: bad replacement syntax: "
-				 "skipping this rule", kind, map->name, lineno);
-			return -1;
-		}
-		if (nlen == 0)
-			continue;	/* a lone '$' is literal */
-		for (size_t i = 0; i < nlen; i++) {
-			if (!isdigit((unsigned char)name[i])) {
-				msg_warn("%s map %s, line %d: non-numeric "
-					 "replacement index \"%.*s\"", kind,
-					 map->name, lineno, (int)nlen, name);
-				msg_warn("%s map %s, line %d: bad replacement "
-					 "syntax: skipping this rule", kind,
-					 map->name, lineno);
-				return -1;
-			}
-			n = n * 10 + (name[i] - '0');
-			if (n > 100000)
-				n = 100000;
-		}
-		if (n > max_sub)
-			max_sub = n;
-		p += len - 1;
+	if (subst_parse(repl, scan_part, &sc) & SUBST_ERROR) {
+		msg_warn("%s map %s, line %d: bad replacement syntax: "
+			 "skipping this rule", kind, map->name, lineno);
+		return -1;
 	}
-	return max_sub;
+	return sc.max_sub;
+}
+
+struct expand_ctx {
+	struct strbuf *out;
+	const char *subject;
+	const long *ovec;
+	size_t nsub;
+};
+
+/* expand_part - literal text, or the text a group matched */
+static int
+expand_part(int is_ref, const char *text, void *ptr)
+{
+	struct expand_ctx *ec = ptr;
+	size_t n;
+
+	if (!is_ref) {
+		strbuf_puts(ec->out, text);
+		return 0;
+	}
+	n = (size_t)atol(text);	/* checked at load time */
+	if (n <= ec->nsub && ec->ovec[2 * n] >= 0)
+		strbuf_append(ec->out, ec->subject + ec->ovec[2 * n],
+			      (size_t)(ec->ovec[2 * n + 1] - ec->ovec[2 * n]));
+	return 0;
 }
 
 /* subst_expand - the result with group references filled in */
@@ -186,33 +274,10 @@ static void
 subst_expand(struct strbuf *out, const char *repl, const char *subject,
 	     const long *ovec, size_t nsub)
 {
-	strbuf_reset(out);
-	for (const char *p = repl; *p; p++) {
-		const char *name;
-		size_t nlen, len;
-		size_t n = 0;
+	struct expand_ctx ec = { out, subject, ovec, nsub };
 
-		if (*p != '$' || p[1] == 0) {
-			strbuf_putc(out, *p);
-			continue;
-		}
-		if (p[1] == '$') {
-			strbuf_putc(out, '$');
-			p++;
-			continue;
-		}
-		len = subst_ref(p, &name, &nlen);
-		if (len == 0 || nlen == 0) {
-			strbuf_putc(out, *p);
-			continue;
-		}
-		for (size_t i = 0; i < nlen; i++)
-			n = n * 10 + (size_t)(name[i] - '0');
-		if (n <= nsub && ovec[2 * n] >= 0)
-			strbuf_append(out, subject + ovec[2 * n],
-				      (size_t)(ovec[2 * n + 1] - ovec[2 * n]));
-		p += len - 1;
-	}
+	strbuf_reset(out);
+	subst_parse(repl, expand_part, &ec);
 }
 
 /* compile_pat - compile one parsed pattern, warn on failure */
@@ -432,13 +497,15 @@ map_regexp_load(struct map *map, const struct map_re_engine *eng,
 		return -1;
 	}
 	while (map_reader_next(&rd, &line))
-		parse_rule(map, mr, line.data, rd.lineno, stack, &depth);
-	if (depth > 0)
+		parse_rule(map, mr, map_trim(line.data), rd.lineno, stack,
+			   &depth);
+	while (depth > 0) {
+		struct rule *r = &mr->rules[stack[--depth]];
+
 		msg_warn("%s map %s, line %d: IF has no matching ENDIF",
-			 eng->kind, map->name,
-			 mr->rules[stack[depth - 1]].lineno);
-	while (depth > 0)
-		mr->rules[stack[--depth]].endif = mr->count;
+			 eng->kind, map->name, r->lineno);
+		r->endif = mr->count;
+	}
 	map_reader_close(&rd);
 	strbuf_release(&line);
 	mr->ovec = xcalloc(2 * mr->ovec_pairs, sizeof(*mr->ovec));
@@ -516,7 +583,7 @@ posix_free(void *re)
 }
 
 static const struct map_re_engine posix_engine = {
-	"regexp", REG_EXTENDED | REG_ICASE, posix_option, posix_compile,
+	"regexp", REG_EXTENDED | REG_ICASE, 1, posix_option, posix_compile,
 	posix_exec, posix_free,
 };
 

@@ -61,65 +61,65 @@ map_reader_close(struct map_reader *rd)
 	rd->buf = NULL;
 }
 
-/* reader_physical - next physical line, or the pushed-back one */
-static int
-reader_physical(struct map_reader *rd)
-{
-	ssize_t n;
-
-	if (rd->pending) {
-		rd->pending = 0;
-		return 1;
-	}
-	if ((n = getline(&rd->buf, &rd->bufsz, rd->fp)) < 0)
-		return 0;
-	rd->next_lineno++;
-	while (n > 0 && (rd->buf[n - 1] == '\n' || rd->buf[n - 1] == '\r'))
-		rd->buf[--n] = 0;
-	return 1;
-}
-
 /*
- * map_reader_next - next logical line: blank and '#' lines are skipped,
- * a line that starts with white space continues the previous one.
+ * map_reader_next - next logical line, as Postfix's readllines(): a
+ * physical line that is blank or whose first non-blank is '#' adds
+ * nothing; the logical line goes on while the next physical line starts
+ * with white space or '#'; the lines are joined as they are (newlines
+ * dropped, nothing trimmed).  A logical line that starts with white
+ * space is dropped with a warning.
  */
 int
 map_reader_next(struct map_reader *rd, struct strbuf *line)
 {
-	int have = 0;
+	ssize_t n;
+	int c;
 
-	strbuf_reset(line);
-	while (reader_physical(rd)) {
-		const char *cp = rd->buf;
+	for (;;) {
+		strbuf_reset(line);
+		for (;;) {
+			size_t start = line->len;
+			const char *cp;
 
-		while (isspace((unsigned char)*cp))
-			cp++;
-		if (*cp == '#' || *cp == 0)
-			continue;
-		if (cp != rd->buf) {
-			if (!have) {
-				msg_warn("%s: logical line must not start with "
-					 "whitespace: \"%.30s%s\"", rd->path,
-					 rd->buf, strlen(rd->buf) > 30 ? "..."
-					 : "");
-				continue;
+			if ((n = getline(&rd->buf, &rd->bufsz, rd->fp)) < 0)
+				break;
+			rd->next_lineno++;
+			if (n > 0 && rd->buf[n - 1] == '\n')
+				rd->buf[--n] = 0;
+			strbuf_append(line, rd->buf, (size_t)n);
+			for (cp = line->data + start;
+			     *cp && isspace((unsigned char)*cp); cp++)
+				;
+			if (*cp == 0 || *cp == '#')
+				strbuf_truncate(line, start);
+			else if (start == 0)
+				rd->lineno = rd->next_lineno;
+			if (line->len > 0) {
+				if ((c = getc(rd->fp)) != EOF)
+					ungetc(c, rd->fp);
+				if (c != '#' && !isspace(c))
+					break;
 			}
-			/* Postfix joins the lines as they are. */
-			strbuf_puts(line, rd->buf);
-			continue;
 		}
-		if (have) {
-			rd->pending = 1;
-			break;
-		}
-		rd->lineno = rd->next_lineno;
-		strbuf_puts(line, cp);
-		have = 1;
+		if (line->len == 0)
+			return 0;
+		if (!isspace((unsigned char)line->data[0]))
+			return 1;
+		msg_warn("%s: logical line must not start with whitespace: "
+			 "\"%.30s%s\"", rd->path, line->data,
+			 line->len > 30 ? "..." : "");
 	}
-	while (line->len > 0
-	       && isspace((unsigned char)line->data[line->len - 1]))
-		strbuf_truncate(line, line->len - 1);
-	return have;
+}
+
+/* map_trim - drop trailing white space, in place; returns s */
+char *
+map_trim(char *s)
+{
+	char *e = s + strlen(s);
+
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = 0;
+	return s;
 }
 
 /* text_hash - FNV-1a */
@@ -265,6 +265,7 @@ map_text_open_texthash(struct map *map, char **why)
 			*value++ = 0;
 		while (isspace((unsigned char)*value))
 			value++;
+		map_trim(value);
 		if (*key == 0 || *value == 0) {
 			msg_warn("%s, line %d: expected format: key whitespace "
 				 "value -- ignoring this line", map->name,
