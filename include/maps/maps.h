@@ -37,8 +37,21 @@
  *    above) makes maps_find() return NULL with maps->error set.
  *
  * Tables of the same "type:name" and flags are opened once per process
- * and shared between lists.  Lookup results stay valid until the next
- * lookup in the same list.
+ * and shared between lists, so a result stays valid only until the next
+ * lookup in any list that shares a table: copy it to keep it.
+ *
+ * Types: hash: and btree: (Berkeley DB files made by postmap, keys with
+ * or without their NUL; the open .db file is watched by maps_changed()),
+ * texthash:, inline:{k=v, ...}, static:VALUE, static:{VALUE}, cidr:,
+ * regexp: (POSIX), pcre: (PCRE2), unionmap:{...}, pipemap:{...},
+ * environ:, fail: (every lookup fails: for tests), and proxy:TYPE:NAME
+ * through Postfix's proxymap(8), which also reaches every type Postern
+ * does not implement itself (lmdb:, cdb:, ldap:, mysql:, ...).
+ *
+ * Chroot: everything a table needs is opened by maps_create() (files
+ * read into memory, .db files kept open), so call it in pre_init.  Only
+ * proxy: connects later, to private/proxymap relative to the current
+ * directory, which is the queue directory whether chrooted or not.
  */
 
 /* Flags, numerically equal to Postfix's DICT_FLAG_* (proxymap needs that). */
