@@ -97,14 +97,16 @@ void maps_free(struct maps *maps);
 const char *maps_find(struct maps *maps, const char *key, int flags);
 
 /*
- * maps_utf8_enable - Postfix's smtputf8_enable for tables opened with
- * MAPS_FLAG_UTF8_REQUEST (call before maps_create()): then a non-ASCII
- * key must be valid UTF-8 (else a warning and "not found"), values must
- * be valid UTF-8 (else a lookup error), and folding lowercases non-ASCII
- * letters too.  Postfix folds with ICU's full case folding; without ICU
- * Postern uses the C library's simple lowercase mapping plus the German
- * sharp s ("STRAßE" -> "strasse"), which agrees for the letters of the
- * European scripts but not for every special case (e.g. ligatures).
+ * maps_utf8_enable - override Postfix's smtputf8_enable (by default the
+ * loaded parameter var_smtputf8_enable is followed) for tables opened
+ * with MAPS_FLAG_UTF8_REQUEST (set it before maps_create()).  When on, a
+ * non-ASCII key must be valid UTF-8 (else a warning and "not found"),
+ * values must be valid UTF-8 (else a lookup error), and folding
+ * lowercases non-ASCII letters too.  Postfix folds with ICU's full case
+ * folding; Postern uses the C library's simple mapping plus ICU's
+ * one-to-many cases for sharp s, the fi/fl/ff/st ligatures and dotted
+ * capital I, which agrees for European scripts but not for every
+ * special case of Unicode.
  */
 void maps_utf8_enable(int on);
 

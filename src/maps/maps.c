@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "global/params.h"
 #include "maps/maps.h"
 #include "util/msg.h"
 #include "util/strbuf.h"
@@ -54,13 +55,15 @@ static const struct map_type {
 };
 
 static struct map *map_registry;
-static int utf8_on;
+static int utf8_setting = -1;	/* -1: follow var_smtputf8_enable */
 
-/* maps_utf8_enable - turn on UTF-8 key checks and folding */
+#define utf8_on	(utf8_setting >= 0 ? utf8_setting : var_smtputf8_enable)
+
+/* maps_utf8_enable - override smtputf8_enable for table lookups */
 void
 maps_utf8_enable(int on)
 {
-	utf8_on = on;
+	utf8_setting = on;
 }
 
 /* all_ascii - no byte above 127 */

@@ -76,7 +76,6 @@ main(int argc, char **argv)
 	if (conf) {
 		params_read_main_cf(conf);
 		params_load(0);
-		maps_utf8_enable(var_smtputf8_enable);
 	}
 	if (dom) {
 		struct maps_domain_list *list =
