@@ -113,6 +113,10 @@ void maps_utf8_enable(int on);
 /*
  * maps_changed - the name of the first file-based table (hash:, btree:)
  * whose file was replaced or modified since it was opened, else NULL.
+ * The name is the one Postfix logs in "table %s has changed --
+ * restarting": "hash:/etc/postfix/x(0,lock|fold_fix|utf8_request)" for a
+ * table of a list (the flags it was opened with), "hash:/x" for a member
+ * of unionmap:/pipemap:.
  */
 const char *maps_changed(void);
 

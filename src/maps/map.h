@@ -17,6 +17,8 @@ struct map {
 	char *type;		/* "hash" */
 	char *name;		/* "/etc/postfix/x" or "{...}" */
 	char *spec;		/* "hash:/etc/postfix/x" */
+	char *reg_name;		/* Postfix's registry name, for messages:
+				 * "hash:/x(0,lock|fold_fix)" */
 	int flags;		/* MAPS_FLAG_*: requested plus capability */
 	int error;		/* MAPS_ERR_* of the last lookup */
 	int refs;
@@ -32,8 +34,14 @@ struct map {
 
 typedef int (*map_open_fn)(struct map *map, char **why);
 
-/* map_open - open "type:name" (shared, reference counted); never NULL */
+/*
+ * map_open - open "type:name" (shared, reference counted); never NULL.
+ * With decorate, the table is known by Postfix's registry name for
+ * tables that maps_create() and match lists open, "type:name(0,FLAGS)";
+ * else (members of unionmap/pipemap) by "type:name".
+ */
 struct map *map_open(const char *spec, int flags);
+struct map *map_open_named(const char *spec, int flags, int decorate);
 void map_close(struct map *map);
 /* map_standin - a table that fails every lookup (after a warning) */
 struct map *map_standin(const char *type, const char *name, const char *why);

@@ -263,6 +263,7 @@ map_standin(const char *type, const char *name, const char *why)
 {
 	struct map *map = map_alloc(type, name, 0);
 
+	map->reg_name = xstrdup(map->spec);
 	standin_init(map, why);
 	map->next = map_registry;
 	map_registry = map;
@@ -286,9 +287,52 @@ map_fold(struct map *map, const char *key, int fold_flag)
 	return strbuf_str(&map->fold);
 }
 
-/* map_open - open a table by "type:name", sharing an open one */
+/* Postfix's dict flag names, in its order (dict_flags_str()). */
+static const char *const flag_names[] = {
+	"warn_dup", "ignore_dup", "try0null", "try1null", "fixed", "pattern",
+	"lock", "replace", "sync_update", "debug", NULL, "no_regsub",
+	"no_proxy", "no_unauth", "fold_fix", "fold_mul", "open_lock",
+	"bulk_update", "multi_writer", "utf8_request", "utf8_active",
+	"src_rhs_is_file",
+};
+
+/* registry_name - "spec(0,flag|flag)" as Postfix registers the table */
+static char *
+registry_name(const char *spec, int flags)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int rest = 0;
+
+	strbuf_printf(&sb, "%s(0,", spec);
+	for (unsigned i = 0; i < 32; i++) {
+		if ((flags & (1 << i)) == 0)
+			continue;
+		if (i < sizeof(flag_names) / sizeof(flag_names[0])
+		    && flag_names[i]) {
+			if (sb.data[sb.len - 1] != ',')
+				strbuf_putc(&sb, '|');
+			strbuf_puts(&sb, flag_names[i]);
+		} else {
+			rest |= 1 << i;
+		}
+	}
+	if (rest)
+		strbuf_printf(&sb, "%s0x%x",
+			      sb.data[sb.len - 1] != ',' ? "|" : "", rest);
+	strbuf_putc(&sb, ')');
+	return strbuf_take(&sb);
+}
+
+/* map_open - open a member table (known by its plain name) */
 struct map *
 map_open(const char *spec, int flags)
+{
+	return map_open_named(spec, flags, 0);
+}
+
+/* map_open_named - open a table by "type:name", sharing an open one */
+struct map *
+map_open_named(const char *spec, int flags, int decorate)
 {
 	const char *colon = strchr(spec, ':');
 	const struct map_type *mt = NULL;
@@ -320,6 +364,8 @@ map_open(const char *spec, int flags)
 		standin_init(map, why);
 		free(why);
 	}
+	map->reg_name = decorate ? registry_name(spec, flags)
+		: xstrdup(spec);
 	map->next = map_registry;
 	map_registry = map;
 	return map;
@@ -379,6 +425,7 @@ map_close(struct map *map)
 	free(map->type);
 	free(map->name);
 	free(map->spec);
+	free(map->reg_name);
 	free(map);
 }
 
@@ -395,7 +442,8 @@ maps_create(const char *title, const char *spec, int flags)
 	maps->title = xstrdup(title);
 	maps->tables = xcalloc((size_t)n + 1, sizeof(*maps->tables));
 	for (int i = 0; i < n; i++)
-		maps->tables[maps->count++] = map_open(argv[i], flags);
+		maps->tables[maps->count++] = map_open_named(argv[i], flags,
+							      1);
 	maps_argv_free(argv);
 	return maps;
 }
@@ -462,7 +510,7 @@ maps_changed(void)
 		if (fstat(map->stat_fd, &st) < 0)
 			msg_fatal("maps_changed: fstat: %m");
 		if (st.st_mtime != map->mtime || st.st_nlink == 0)
-			return map->spec;
+			return map->reg_name;
 	}
 	return NULL;
 }
@@ -755,8 +803,8 @@ domain_list_parse(struct maps_domain_list *list, const char *string,
 			fclose(fp);
 		} else if (item[0] != '[' && strchr(item, ':')) {
 			domain_list_push(list, negate)->table =
-				map_open(item, MAPS_FLAG_LOCK
-					 | MAPS_FLAG_UTF8_REQUEST);
+				map_open_named(item, MAPS_FLAG_LOCK
+					       | MAPS_FLAG_UTF8_REQUEST, 1);
 		} else {
 			domain_list_push(list, negate)->text =
 				domain_fold(item);
