@@ -32,6 +32,7 @@
 #include "global/params.h"
 #include "global/header_opts.h"
 #include "global/mime_state.h"
+#include "global/quote_addr.h"
 #include "global/record.h"
 #include "smtp.h"
 #include "util/msg.h"
@@ -147,6 +148,61 @@ xtext_append(struct strbuf *out, const char *text, const char *special)
 		else
 			strbuf_printf(out, "+%02X", *cp);
 	}
+}
+
+/* all_ascii - no byte above 127 */
+static int
+all_ascii(const char *text)
+{
+	for (; *text; text++)
+		if ((unsigned char)*text > 127)
+			return 0;
+	return 1;
+}
+
+/*
+ * uxtext_append - RFC 6533 "uxtext": printable ASCII as is, anything else
+ * (and the special characters) as \x{HEX} of its Unicode code point.
+ * Returns -1 for text that is not valid UTF-8.
+ */
+static int
+uxtext_append(struct strbuf *out, const char *text, const char *special)
+{
+	const unsigned char *cp = (const unsigned char *)text;
+
+	for (; *cp; cp++) {
+		unsigned ch = *cp, code;
+		int more;
+
+		if (ch != '\\' && ch > 32 && ch < 127
+		    && strchr(special, (int)ch) == NULL) {
+			strbuf_putc(out, (int)ch);
+			continue;
+		}
+		if (ch < 0x80) {
+			code = ch;
+			more = 0;
+		} else if ((ch & 0xe0) == 0xc0) {
+			code = ch & 0x1f;
+			more = 1;
+		} else if ((ch & 0xf0) == 0xe0) {
+			code = ch & 0x0f;
+			more = 2;
+		} else if ((ch & 0xf8) == 0xf0) {
+			code = ch & 0x07;
+			more = 3;
+		} else {
+			return -1;
+		}
+		while (more-- > 0) {
+			ch = *++cp;
+			if ((ch & 0xc0) != 0x80)
+				return -1;
+			code = code << 6 | (ch & 0x3f);
+		}
+		strbuf_printf(out, "\\x{%02X}", code);
+	}
+	return 0;
 }
 
 /* dot_string_ok - is the local part an RFC 821 dot-string */
@@ -315,18 +371,31 @@ send_rcpt_to(struct xfer *x, int i)
 	smtp_quote_address(&cmd, rcpt->address);
 	strbuf_putc(&cmd, '>');
 	if (session->features & SMTP_FEATURE_DSN) {
-		if (*rcpt->dsn_orcpt) {
-			strbuf_puts(&cmd, " ORCPT=");
-			xtext_append(&cmd, rcpt->dsn_orcpt, "=");
-		} else if (*rcpt->orig_addr) {
-			struct strbuf orcpt = STRBUF_INIT;
+		struct strbuf orcpt = STRBUF_INIT;
 
-			strbuf_puts(&orcpt, "rfc822;");
-			strbuf_puts(&orcpt, rcpt->orig_addr);
+		if (*rcpt->dsn_orcpt) {
+			strbuf_puts(&orcpt, rcpt->dsn_orcpt);
+		} else if (*rcpt->orig_addr) {
+			struct strbuf q = STRBUF_INIT;
+
+			quote_822_local(&q, rcpt->orig_addr);
+			strbuf_printf(&orcpt, "%s;%s", x->state->req->smtputf8
+				      && !all_ascii(strbuf_str(&q)) ? "utf-8"
+				      : "rfc822", strbuf_str(&q));
+			strbuf_release(&q);
+		}
+		if (orcpt.len && strncasecmp(orcpt.data, "utf-8;", 6) == 0) {
+			/* RFC 6533 uxtext; an invalid UTF-8 ORCPT is left out */
+			struct strbuf u = STRBUF_INIT;
+
+			if (uxtext_append(&u, strbuf_str(&orcpt), "+=") == 0)
+				strbuf_printf(&cmd, " ORCPT=%s", strbuf_str(&u));
+			strbuf_release(&u);
+		} else if (orcpt.len) {
 			strbuf_puts(&cmd, " ORCPT=");
 			xtext_append(&cmd, strbuf_str(&orcpt), "=");
-			strbuf_release(&orcpt);
 		}
+		strbuf_release(&orcpt);
 		if (rcpt->dsn_notify & DSN_NOTIFY_NEVER) {
 			strbuf_puts(&cmd, " NOTIFY=NEVER");
 		} else if (rcpt->dsn_notify) {
