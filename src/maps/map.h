@@ -74,6 +74,7 @@ int map_proxy_open(struct map *map, char **why);
 struct map_reader {
 	FILE *fp;
 	const char *path;
+	char *mem;		/* rules of an inline "{ {rule}, ... }" table */
 	char *buf;
 	size_t bufsz;
 	int lineno, next_lineno;

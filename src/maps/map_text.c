@@ -42,6 +42,39 @@ map_reader_open(struct map_reader *rd, const char *path)
 {
 	memset(rd, 0, sizeof(*rd));
 	rd->path = path;
+	if (*path == '{') {
+		/*
+		 * Postfix 3.7's inline form of a pattern table,
+		 * "regexp:{ {/a/ b}, {/c/ d} }": one rule per braced item.
+		 */
+		size_t len = strlen(path);
+		char *inner, **items, *cp;
+		size_t total = 1;
+
+		if (len < 2 || path[len - 1] != '}') {
+			errno = EINVAL;
+			return -1;
+		}
+		inner = xstrndup(path + 1, len - 2);
+		items = maps_split_list(inner, 1);
+		free(inner);
+		for (int i = 0; items[i]; i++)
+			total += strlen(items[i]) + 1;
+		cp = rd->mem = xmalloc(total);
+		for (int i = 0; items[i]; i++) {
+			size_t n = strlen(items[i]);
+
+			memcpy(cp, items[i], n);
+			cp[n] = '\n';
+			cp += n + 1;
+		}
+		*cp = 0;
+		maps_argv_free(items);
+		if ((rd->fp = fmemopen(rd->mem, strlen(rd->mem) ? strlen(rd->mem)
+				       : 1, "r")) == NULL)
+			return -1;
+		return 0;
+	}
 	if ((rd->fp = fopen(path, "r")) == NULL)
 		return -1;
 	return 0;
@@ -57,8 +90,10 @@ map_reader_close(struct map_reader *rd)
 		fclose(rd->fp);
 	}
 	free(rd->buf);
+	free(rd->mem);
 	rd->fp = NULL;
 	rd->buf = NULL;
+	rd->mem = NULL;
 }
 
 /*
