@@ -5,6 +5,7 @@ run.py --agent postfix."""
 
 import time
 
+from common import pending
 from common import (SENDER, RELAY, message, crlf, strip_received,
                     status_line, said, assert_single, assert_none)
 from protocol_util import (NO_RETRY, qmgr_size, deferred_queue,
@@ -270,6 +271,7 @@ def test_pix_workarounds_empty(ctx):
     assert s.commands[0] == "EHLO client.test", s.text()
 
 
+@pending("issue 5: SASL client (AUTH) not built yet")
 def test_send_dummy_mail_auth(ctx):
     """SASL: with a password for [127.0.0.1]:PORT and a server offering
     AUTH PLAIN, the client authenticates (AUTH PLAIN <base64>, one line);

@@ -6,6 +6,7 @@ smtp_body_checks; reply text censoring; and the postmaster transcript
 for protocol errors (notify_classes = protocol).  Observed with run.py
 --agent postfix."""
 
+from common import pending
 from common import (SENDER, RELAY, message, crlf, strip_received,
                     status_line, said, assert_single, assert_none)
 from protocol_util import NO_RETRY, deferred_queue
@@ -119,6 +120,7 @@ def test_reply_nonprintable_censored(ctx):
         reason=said("550 5.1.1 bad?char?here?", "RCPT TO")))
 
 
+@pending("issue 3: postmaster transcripts (notify_classes = protocol) not built yet")
 def test_protocol_error_postmaster_transcript(ctx):
     """notify_classes = protocol: after a protocol error (a 250 reply to
     DATA), the agent mails postmaster a transcript: From MAILER-DAEMON,
@@ -188,6 +190,7 @@ def test_lmtp_discard_lhlo_keywords(ctx):
                   r"PIPELINING SIZE$")
 
 
+@pending("issue 5: smtp_generic_maps not built yet")
 def test_generic_maps_envelope_and_headers(ctx):
     """smtp_generic_maps (inline) rewrites the envelope sender and
     recipient on the wire and the address headers of the content;
