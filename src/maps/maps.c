@@ -301,11 +301,13 @@ static char *
 registry_name(const char *spec, int flags)
 {
 	struct strbuf sb = STRBUF_INIT;
-	int rest = 0;
+	unsigned bits = (unsigned)flags, rest = 0;
 
 	strbuf_printf(&sb, "%s(0,", spec);
 	for (unsigned i = 0; i < 32; i++) {
-		if ((flags & (1 << i)) == 0)
+		unsigned bit = 1U << i;
+
+		if ((bits & bit) == 0)
 			continue;
 		if (i < sizeof(flag_names) / sizeof(flag_names[0])
 		    && flag_names[i]) {
@@ -313,7 +315,7 @@ registry_name(const char *spec, int flags)
 				strbuf_putc(&sb, '|');
 			strbuf_puts(&sb, flag_names[i]);
 		} else {
-			rest |= 1 << i;
+			rest |= bit;
 		}
 	}
 	if (rest)
