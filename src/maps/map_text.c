@@ -270,7 +270,10 @@ map_text_open_texthash(struct map *map, char **why)
 	struct strbuf line = STRBUF_INIT;
 	struct map_reader rd;
 
-	if (map_reader_open(&rd, map->name) < 0) {
+	/* No inline "{...}" form for texthash in Postfix 3.7: a file name. */
+	if (map->name[0] == '{' || map_reader_open(&rd, map->name) < 0) {
+		if (map->name[0] == '{')
+			errno = ENOENT;
 		*why = xasprintf("open database %s: %m", map->name);
 		return -1;
 	}

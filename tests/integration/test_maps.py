@@ -225,6 +225,15 @@ def test_maps_inline_static(ctx):
         assert reason and reason in merr, (spec, perr, merr)
     compare(ctx, "static:fixed-answer", ["anything", "x"])
     compare(ctx, "static:{ answer with spaces }", ["anything"])
+    # Postfix 3.7's inline pattern tables (not texthash: that is a file).
+    keys = ["ax", "AB", "b", "10.1.1.1", "a", "::1"]
+    compare(ctx, "regexp:{ {/^a(.)/ got $1}, {/b/i bee}, {if /x/}, "
+            "{/./ inside-if}, {endif} }", keys)
+    compare(ctx, "pcre:{ {/^a(.)/ got $1}, {!/b/ not-b} }", keys)
+    compare(ctx, "cidr:{ {10.0.0.0/8 ten}, {[::1] v6} }", keys)
+    compare(ctx, "regexp:{}", keys)
+    rc, out, err = run([maptool(ctx), "-q", "a", "texthash:{ {a b} }"])
+    assert rc == 2 and "open database { {a b} }" in err, err
     os.environ["POSTERN_TEST_ENV"] = "upper"
     os.environ["postern_test_env"] = "lower"
     try:
