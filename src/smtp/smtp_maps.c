@@ -27,6 +27,7 @@
 #include "global/report.h"
 #include "maps/maps.h"
 #include "smtp.h"
+#include "smtp_addr.h"
 #include "util/msg.h"
 
 static struct maps *reply_filter;
@@ -105,6 +106,8 @@ smtp_maps_init(void)
 				  MAPS_FLAGS_DEFAULT);
 	if (status_filter)
 		report_set_status_filter(status_filter_find);
+	/* Address-lookup settings and smtp_dns_reply_filter, before chroot. */
+	smtp_addr_init();
 }
 
 /* smtp_maps_pre_accept - restart when a table file changed */
