@@ -83,27 +83,27 @@ smtp_maps_init(void)
 				 MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX);
 	snprintf(title, sizeof(title), "%s_pix_workaround_maps", lmtp);
 	pix_maps = open_maps(title, var_smtp_pix_workaround_maps,
-			     MAPS_FLAGS_DEFAULT);
+			     MAPS_FLAG_LOCK);
 	snprintf(title, sizeof(title), "%s_discard_%s_keyword_address_maps",
 		 lmtp, smtp_lmtp_mode ? "lhlo" : "ehlo");
 	ehlo_discard_maps = open_maps(title,
 				      var_smtp_discard_ehlo_keyword_address_maps,
-				      MAPS_FLAGS_DEFAULT);
+				      MAPS_FLAG_LOCK);
 	snprintf(title, sizeof(title), "%s_header_checks", lmtp);
 	header_checks[0] = open_maps(title, var_smtp_header_checks,
-				     MAPS_FLAGS_DEFAULT);
+				     MAPS_FLAG_LOCK);
 	snprintf(title, sizeof(title), "%s_mime_header_checks", lmtp);
 	header_checks[1] = open_maps(title, var_smtp_mime_header_checks,
-				     MAPS_FLAGS_DEFAULT);
+				     MAPS_FLAG_LOCK);
 	snprintf(title, sizeof(title), "%s_nested_header_checks", lmtp);
 	header_checks[2] = open_maps(title, var_smtp_nested_header_checks,
-				     MAPS_FLAGS_DEFAULT);
+				     MAPS_FLAG_LOCK);
 	snprintf(title, sizeof(title), "%s_body_checks", lmtp);
 	body_checks = open_maps(title, var_smtp_body_checks,
-				MAPS_FLAGS_DEFAULT);
+				MAPS_FLAG_LOCK);
 	snprintf(title, sizeof(title), "%s_delivery_status_filter", lmtp);
 	status_filter = open_maps(title, var_smtp_delivery_status_filter,
-				  MAPS_FLAGS_DEFAULT);
+				  MAPS_FLAG_LOCK);
 	if (status_filter)
 		report_set_status_filter(status_filter_find);
 	/* Address-lookup settings and smtp_dns_reply_filter, before chroot. */

@@ -70,9 +70,6 @@ def test_maps_agent_restart_on_table_change(ctx):
     _restart_case(ctx, r"[a-z0-9_|]+")
 
 
-@pending("issue 5 point 2: smtp_discard_ehlo_keyword_address_maps is "
-         "opened with MAPS_FLAGS_DEFAULT; Postfix's smtp opens it (and "
-         "smtp_pix_workaround_maps) with DICT_FLAG_LOCK only")
 def test_maps_agent_restart_names_table_as_postfix(ctx):
     """Postfix logs the table with the flags its smtp opened it with."""
     _restart_case(ctx, r"lock")
