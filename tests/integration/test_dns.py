@@ -448,6 +448,28 @@ def test_dns_host_lookup_native(ctx):
                   relay=relay("native.test", "127.0.53.44", e.port))
 
 
+def test_dns_host_lookup_both(ctx):
+    """smtp_host_lookup = dns, native: DNS first; only a name DNS does
+    not know ("not found") goes to the native resolver (/etc/hosts)."""
+    def zone(d):
+        d.a("indns.test", "127.0.53.91")
+    e = Env(ctx, zone, main_cf={
+        "smtp_host_lookup": "dns, native",
+        "relayhost": "[indns.test], [hostsonly.test]"})
+    # The hosts file disagrees with DNS about indns.test: DNS wins.
+    e.dns.hosts(e.inst, ["127.0.53.93 indns.test",
+                         "127.0.53.92 hostsonly.test"])
+    first = e.server("127.0.53.91", greeting="421 4.3.2 busy")
+    second = e.server("127.0.53.92")
+    wrong = e.server("127.0.53.93")
+    e.send("rcpt@anywhere.test")
+    e.wait_status("rcpt@anywhere.test", "sent",
+                  relay=relay("hostsonly.test", "127.0.53.92", e.port))
+    assert len(first.sessions) == 1
+    assert len(second.transactions()) == 1
+    assert wrong.sessions == [], "the hosts file overrode DNS"
+
+
 def test_dns_bind_address(ctx):
     def zone(d):
         d.a("bind.test", "127.0.53.45")
