@@ -662,6 +662,38 @@ def test_dns_bind_address_enforce(ctx):
     assert srv.sessions == []
 
 
+def test_dns_bind_address6(ctx):
+    """smtp_bind_address6 is the source of IPv6 connections (the IPv4
+    smtp_bind_address does not get in its way)."""
+    port = free_port_on("::1")
+    e = Env(ctx, lambda d: None, port=port, main_cf={
+        "inet_protocols": "all", "smtp_bind_address6": "::1",
+        "smtp_bind_address": "127.0.53.99",
+        "relayhost": "[ipv6:::1]:%d" % port})
+    srv = e.server("::1")
+    e.send("rcpt@anywhere.test")
+    e.wait_status("rcpt@anywhere.test", "sent",
+                  relay=relay("::1", "::1", port))
+    [s] = srv.wait_sessions(1)
+    assert s.peer[0] == "::1", s.peer
+
+
+def test_dns_bind_address6_enforce(ctx):
+    port = free_port_on("::1")
+    e = Env(ctx, lambda d: None, port=port, main_cf={
+        "inet_protocols": "all", "smtp_bind_address6": "2001:db8::1",
+        "smtp_bind_address_enforce": "yes",
+        "maximal_backoff_time": "300s", "minimal_backoff_time": "300s",
+        "relayhost": "[ipv6:::1]:%d" % port})
+    srv = e.server("::1")
+    e.send("rcpt@anywhere.test")
+    e.wait_status("rcpt@anywhere.test", "deferred", relay="none",
+                  dsn=r"4\.4\.0", reason="server configuration error")
+    e.inst.wait_for_log(r"postfix/smtp\[\d+\]: warning: smtp_connect_addr: "
+                        r"bind 2001:db8::1: Cannot assign requested address")
+    assert srv.sessions == []
+
+
 def test_dns_5xx_greeting_next_mx(ctx):
     def zone(d):
         d.mx("g5.test", 10, "mx10.g5.test")
