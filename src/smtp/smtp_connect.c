@@ -432,12 +432,55 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 	free(sites);
 }
 
+/*
+ * tls_required - the TLS setting that forbids a clear-text session, or
+ * NULL.  STARTTLS is not built yet: rather than send in clear what the
+ * administrator wants encrypted, such mail is deferred.  Policy tables
+ * may ask for TLS for any destination, so they count as such a setting.
+ */
+static const char *
+tls_required(void)
+{
+	static const char *const clear_ok[] = { "none", "may", NULL };
+	const char *level = var_smtp_tls_security_level;
+
+	if (var_smtp_tls_wrappermode)
+		return "tls_wrappermode";
+	if (*var_smtp_tls_policy_maps)
+		return "tls_policy_maps";
+	if (*var_smtp_tls_per_site)
+		return "tls_per_site";
+	if (*level == 0)
+		return var_smtp_enforce_tls ? "enforce_tls" : NULL;
+	for (int i = 0; clear_ok[i]; i++)
+		if (strcasecmp(level, clear_ok[i]) == 0)
+			return NULL;
+	return "tls_security_level";
+}
+
 /* smtp_connect - deliver to the request's next hop */
 int
 smtp_connect(struct smtp_state *state)
 {
-	const char *dest = state->req->nexthop;
+	const char *dest = state->req->nexthop, *tls = tls_required();
+	static int warned;
 
+	if (tls == NULL && !warned && *var_smtp_tls_security_level
+	    && strcasecmp(var_smtp_tls_security_level, "none") != 0) {
+		msg_warn("%s_tls_security_level = %s: this Postern build "
+			 "cannot do STARTTLS yet; mail is sent in clear",
+			 state->lmtp ? "lmtp" : "smtp",
+			 var_smtp_tls_security_level);
+		warned = 1;
+	}
+	if (tls != NULL) {
+		state->final_server = 1;
+		smtp_set_why(state, "4.7.5", "TLS is required by %s_%s, but "
+			     "this Postern build cannot do STARTTLS yet",
+			     state->lmtp ? "lmtp" : "smtp", tls);
+		smtp_sess_fail_why(state);
+		return 0;
+	}
 	if (state->lmtp) {
 		if (strncmp(dest, "unix:", 5) == 0)
 			connect_unix(state, dest + 5);
