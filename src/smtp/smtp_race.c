@@ -257,6 +257,19 @@ bind_own(int fd, int family)
 	free(own);
 }
 
+/*
+ * set_windowsize - tcp_windowsize: cap the socket buffers (and with them
+ * the TCP window) before connecting, for broken middleboxes.
+ */
+static void
+set_windowsize(int fd, int size)
+{
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size)) < 0)
+		msg_warn("setsockopt SO_SNDBUF %d: %m", size);
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size)) < 0)
+		msg_warn("setsockopt SO_RCVBUF %d: %m", size);
+}
+
 /* start - begin an attempt at the next address; 0 started, -1 failed */
 static int
 start(struct smtp_race *race)
@@ -281,6 +294,8 @@ start(struct smtp_race *race)
 	if ((fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK
 			 | SOCK_CLOEXEC, 0)) < 0)
 		msg_fatal("smtp_connect_addr: socket: %m");
+	if (var_tcp_windowsize > 0)
+		set_windowsize(fd, var_tcp_windowsize);
 	if (*(ss.ss_family == AF_INET6 ? var_smtp_bind_address6
 	      : var_smtp_bind_address)) {
 		if (bind_source(race, fd, ss.ss_family) < 0) {
