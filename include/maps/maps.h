@@ -207,6 +207,11 @@ struct maps_domain_list *maps_domain_list_create(const char *title,
 						 const char *spec,
 						 int parent_matches_sub);
 int maps_domain_list_match(struct maps_domain_list *list, const char *name);
+/* The same list as Postfix's host name-or-address list: each pattern
+ * may also match the address (literal, [literal], net/len, or a table
+ * lookup of the address). */
+int maps_namadr_list_match(struct maps_domain_list *list, const char *name,
+			   const char *addr);
 void maps_domain_list_free(struct maps_domain_list *list);
 
 /* Split a Postfix list (commas/whitespace, {} grouping): NULL-terminated

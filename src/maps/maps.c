@@ -14,6 +14,7 @@
  * SEE ALSO: include/maps/maps.h, src/maps/map.h, Postfix's maps(3),
  * dict_open(3), mail_addr_find(3), match_list(3).
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -866,6 +868,103 @@ domain_match_one(struct maps_domain_list *list,
 }
 
 /* maps_domain_list_match - the first matching pattern decides */
+
+/*
+ * addr_net_match - pattern "net/len" (IPv6 optionally "[net]/len")
+ * against a literal address; 0 also for a pattern that is not one.
+ */
+static int
+addr_net_match(const char *addr, const char *pattern)
+{
+	unsigned char a[16], n[16];
+	char buf[INET6_ADDRSTRLEN + 2];
+	const char *slash = strchr(pattern, '/');
+	size_t len;
+	int family = strchr(pattern, ':') ? AF_INET6 : AF_INET;
+	long bits;
+	char *end;
+
+	if (slash == NULL || (strchr(addr, ':') != NULL) != (family == AF_INET6))
+		return 0;
+	len = (size_t)(slash - pattern);
+	if (*pattern == '[') {
+		if (len < 2 || pattern[len - 1] != ']')
+			return 0;
+		pattern++;
+		len -= 2;
+	}
+	if (len >= sizeof(buf))
+		return 0;
+	memcpy(buf, pattern, len);
+	buf[len] = 0;
+	bits = strtol(slash + 1, &end, 10);
+	if (*end || end == slash + 1 || bits < 0
+	    || bits > (family == AF_INET6 ? 128 : 32)
+	    || inet_pton(family, buf, n) != 1 || inet_pton(family, addr, a) != 1)
+		return 0;
+	for (int i = 0; bits > 0; i++, bits -= 8) {
+		unsigned char mask = bits >= 8 ? 0xff
+			: (unsigned char)(0xff << (8 - bits));
+
+		if ((a[i] & mask) != (n[i] & mask))
+			return 0;
+	}
+	return 1;
+}
+
+/* addr_match_one - one pattern against a host address, as Postfix */
+static int
+addr_match_one(struct maps_domain_list *list, struct maps_domain_pattern *p,
+	       const char *addr)
+{
+	size_t alen = strlen(addr);
+
+	if (addr[strspn(addr, "0123456789.abcdefABCDEF:")] != 0)
+		return 0;
+	if (p->table) {
+		if (map_get(p->table, addr) != NULL)
+			return 1;
+		if ((list->error = p->table->error) != 0)
+			msg_warn("%s: %s: table lookup problem", list->title,
+				 p->table->spec);
+		return 0;
+	}
+	if (strcasecmp(p->text, addr) == 0)
+		return 1;
+	if (p->text[0] == '[' && strncasecmp(p->text + 1, addr, alen) == 0
+	    && strcmp(p->text + 1 + alen, "]") == 0)
+		return 1;
+	return addr_net_match(addr, p->text);
+}
+
+/*
+ * maps_namadr_list_match - a Postfix "namadr" list (debug_peer_list):
+ * each pattern is tried against the host name (as a domain list) and
+ * then against its address (literal, [literal], net/len, or a table
+ * lookup of the address); the first pattern that matches decides.
+ */
+int
+maps_namadr_list_match(struct maps_domain_list *list, const char *name,
+		       const char *addr)
+{
+	char *folded = domain_fold(name);
+	int result = 0;
+
+	list->error = 0;
+	for (int i = 0; i < list->count; i++) {
+		if (domain_match_one(list, &list->patterns[i], folded)
+		    || (!list->error
+			&& addr_match_one(list, &list->patterns[i], addr))) {
+			result = !list->patterns[i].negate;
+			break;
+		}
+		if (list->error)
+			break;
+	}
+	free(folded);
+	return result;
+}
+
 int
 maps_domain_list_match(struct maps_domain_list *list, const char *name)
 {

@@ -120,6 +120,11 @@ void smtp_rcpt_done(struct smtp_state *state, int rcpt_index,
 		    const struct smtp_resp *resp);
 const char *smtp_relay_name(const struct smtp_state *state);
 
+/* smtp_peer.c */
+void smtp_debug_peer_init(void);
+int smtp_debug_peer_check(const char *name, const char *addr);
+void smtp_debug_peer_restore(void);
+
 /* smtp_maps.c */
 void smtp_maps_init(void);
 void smtp_maps_pre_accept(void);

@@ -481,6 +481,7 @@ smtp_connect(struct smtp_state *state)
 		smtp_sess_fail_why(state);
 		return 0;
 	}
+	smtp_debug_peer_check(dest, "noaddr");
 	if (state->lmtp) {
 		if (strncmp(dest, "unix:", 5) == 0)
 			connect_unix(state, dest + 5);
@@ -495,5 +496,6 @@ smtp_connect(struct smtp_state *state)
 		state->final_server = 1;
 		smtp_sess_fail_why(state);
 	}
+	smtp_debug_peer_restore();
 	return 0;
 }

@@ -78,6 +78,7 @@ smtp_maps_init(void)
 	const char *lmtp = smtp_lmtp_mode ? "lmtp" : "smtp";
 	char title[100];
 
+	smtp_debug_peer_init();
 	snprintf(title, sizeof(title), "%s_reply_filter", lmtp);
 	reply_filter = open_maps(title, var_smtp_reply_filter,
 				 MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX);

@@ -27,6 +27,7 @@ smtp_session_create(struct stream *stream, const char *host,
 	/* Until an MX lookup says otherwise, this is the best MX host. */
 	session->features = SMTP_FEATURE_BEST_MX;
 	session->namaddr = xasprintf("%s[%s]", host, addr);
+	smtp_debug_peer_check(host, addr);
 	session->namaddrport = port ? xasprintf("%s[%s]:%d", host, addr, port)
 	    : xstrdup(session->namaddr);
 	return session;
@@ -38,6 +39,7 @@ smtp_session_free(struct smtp_session *session)
 {
 	if (session == NULL)
 		return;
+	smtp_debug_peer_restore();
 	stream_close(session->stream);
 	free(session->host);
 	free(session->addr);

@@ -45,3 +45,47 @@ def test_tcp_windowsize_default_leaves_buffers(ctx):
     mem = _client_skmem(srv.port)
     assert mem.get("rb") != "8192", mem
     inst.wait_for_log(status_line("a@dest.test", "sent"))
+
+
+def _debug_peer(ctx, peers, **cf):
+    srv = ctx.server()
+    main_cf = {"debug_peer_list": peers}
+    main_cf.update(cf)
+    inst = ctx.instance(relay_port=srv.port, main_cf=main_cf)
+    inst.inject(SENDER, ["a@dest.test"], message("debug peer", ["hi"]))
+    inst.wait_for_log(status_line("a@dest.test", "sent"))
+    return inst, srv
+
+
+# The verbose trace of the dialogue: "> host[addr]:port: MAIL FROM:<...>".
+VERBOSE_MAIL = (r"postfix/smtp\[\d+\]: > 127\.0\.0\.1\[127\.0\.0\.1\]:%d: "
+                r"MAIL FROM:<sender@client\.test>")
+
+
+def test_debug_peer_list_address(ctx):
+    inst, srv = _debug_peer(ctx, "192.0.2.1, 127.0.0.0/8")
+    inst.wait_for_log(VERBOSE_MAIL % srv.port)
+
+
+def test_debug_peer_list_bracketed_address(ctx):
+    inst, srv = _debug_peer(ctx, "[127.0.0.1]")
+    inst.wait_for_log(VERBOSE_MAIL % srv.port)
+
+
+def test_debug_peer_list_table(ctx):
+    inst, srv = _debug_peer(ctx, "inline:{127.0.0.1=yes}")
+    inst.wait_for_log(VERBOSE_MAIL % srv.port)
+
+
+def test_debug_peer_list_no_match_is_quiet(ctx):
+    inst, srv = _debug_peer(ctx, "192.0.2.0/24, other.test, !127.0.0.1")
+    time.sleep(0.5)
+    assert_none(inst, VERBOSE_MAIL % srv.port)
+
+
+def test_debug_peer_list_negation(ctx):
+    """The first matching pattern decides: "!127.0.0.1" before the
+    network that contains it keeps the peer quiet."""
+    inst, srv = _debug_peer(ctx, "!127.0.0.1, 127.0.0.0/8")
+    time.sleep(0.5)
+    assert_none(inst, VERBOSE_MAIL % srv.port)

@@ -326,6 +326,38 @@ test_domain_list(void **state)
 }
 
 static void
+test_namadr_list(void **state)
+{
+	struct maps_domain_list *l =
+		maps_domain_list_create("t", "!10.0.0.1, 10.0.0.0/8, "
+					"[2001:db8::1], [2001:db8:1::]/48, "
+					"host.example, inline:{192.0.2.7=x}, "
+					"[::ffff:1.2.3.0]/120", 0);
+
+	(void)state;
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "10.0.0.1"), 0);
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "10.9.8.7"), 1);
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "11.0.0.1"), 0);
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "2001:DB8::1"), 1);
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "2001:db8::2"), 0);
+	assert_int_equal(maps_namadr_list_match(l, "x.test",
+						"2001:db8:1:ffff::9"), 1);
+	assert_int_equal(maps_namadr_list_match(l, "HOST.example", "noaddr"),
+			 1);
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "192.0.2.7"), 1);
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "::ffff:1.2.3.4"),
+			 1);
+	/* Not an address: no address pattern applies. */
+	assert_int_equal(maps_namadr_list_match(l, "x.test", "noaddr"), 0);
+	/* A v4 net never matches a v6 address, and a bad mask nothing. */
+	maps_domain_list_free(l);
+	l = maps_domain_list_create("t", "0.0.0.0/0, 1.2.3.4/99", 0);
+	assert_int_equal(maps_namadr_list_match(l, "x", "::1"), 0);
+	assert_int_equal(maps_namadr_list_match(l, "x", "1.2.3.4"), 1);
+	maps_domain_list_free(l);
+}
+
+static void
 test_db_nul_and_change(void **state)
 {
 	static const char *kv[] = { "k1", "v1", "mixed", "m", NULL };
@@ -404,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_addr_find),
 		cmocka_unit_test(test_quoted_forms),
 		cmocka_unit_test(test_domain_list),
+		cmocka_unit_test(test_namadr_list),
 		cmocka_unit_test(test_db_nul_and_change),
 		cmocka_unit_test(test_text_types),
 	};
