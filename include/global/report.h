@@ -36,4 +36,13 @@ int report_trace(int flags, const char *id, struct msg_stats *stats,
 typedef const char *(*report_filter_fn)(const char *key, int *error);
 void report_set_status_filter(report_filter_fn fn);
 
+/*
+ * Fast flush (fast_flush_domains): after each deferral the recipient's
+ * domain is offered to the match function (1 listed, 0 not, -1 lookup
+ * error); a listed domain is added to flush(8)'s log for that site, so
+ * that ETRN and "sendmail -qR" find the message.
+ */
+typedef int (*report_flush_match_fn)(const char *domain);
+void report_set_flush_domains(report_flush_match_fn fn);
+
 #endif

@@ -44,6 +44,46 @@
 #define VERIFY_ATTEMPTS		5
 
 static report_filter_fn status_filter;
+static report_flush_match_fn flush_match;
+
+/* report_set_flush_domains - install the fast_flush_domains matcher */
+void
+report_set_flush_domains(report_flush_match_fn fn)
+{
+	flush_match = fn;
+}
+
+/*
+ * flush_add - tell flush(8) that mail for the recipient's domain waits;
+ * a failure is logged and changes nothing (the mail stays deferred).
+ */
+static void
+flush_add(const char *id, const char *address)
+{
+	const char *domain = strrchr(address, '@');
+	struct stream *s;
+	int status = -1, match;
+
+	if (flush_match == NULL || domain == NULL || *++domain == 0)
+		return;
+	if ((match = flush_match(domain)) == 0)
+		return;
+	if (match > 0 && (s = mail_connect("public", var_flush_service_name,
+					   "queue_flush_protocol",
+					   var_ipc_timeout)) != NULL) {
+		attr_put_str(s, "request", "add");
+		attr_put_str(s, "site", domain);
+		attr_put_str(s, "queue_id", id);
+		attr_put_end(s);
+		if (stream_flush(s) == 0
+		    && attr_get_int(s, "status", &status) == 0)
+			(void)attr_skip_to_end(s);
+		stream_close(s);
+	}
+	/* 0: added; 4: flush(8) itself declined the site. */
+	if (status != 0 && status != 4)
+		msg_warn("%s: %s service failure", id, var_flush_service_name);
+}
 
 /* report_set_status_filter - install the delivery status filter */
 void
@@ -231,6 +271,7 @@ defer_intern(int flags, const char *id, struct msg_stats *stats,
 	if ((flags & DEL_REQ_FLAG_RECORD)
 	    && report_trace(flags, id, stats, rcpt, relay, &my) != 0)
 		msg_warn("%s: %s service failure", id, var_trace_service_name);
+	flush_add(id, rcpt->address);
 	return -1;
 }
 

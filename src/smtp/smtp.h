@@ -122,6 +122,7 @@ const char *smtp_relay_name(const struct smtp_state *state);
 
 /* smtp_peer.c */
 void smtp_debug_peer_init(void);
+int smtp_parent_style(const char *name);
 int smtp_debug_peer_check(const char *name, const char *addr);
 void smtp_debug_peer_restore(void);
 

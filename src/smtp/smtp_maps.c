@@ -36,6 +36,16 @@ static struct maps *ehlo_discard_maps;
 static struct maps *status_filter;
 static struct maps *header_checks[3];	/* primary, MIME, nested */
 static struct maps *body_checks;
+static struct maps_domain_list *flush_domains;
+
+/* flush_domain_match - fast_flush_domains, for the report layer */
+static int
+flush_domain_match(const char *domain)
+{
+	if (maps_domain_list_match(flush_domains, domain))
+		return 1;
+	return flush_domains->error ? -1 : 0;
+}
 
 /* open_maps - a table list for a parameter, or NULL when it is empty */
 static struct maps *
@@ -79,6 +89,12 @@ smtp_maps_init(void)
 	char title[100];
 
 	smtp_debug_peer_init();
+	if (*var_fast_flush_domains) {
+		flush_domains = maps_domain_list_create(
+			"fast_flush_domains", var_fast_flush_domains,
+			smtp_parent_style("fast_flush_domains"));
+		report_set_flush_domains(flush_domain_match);
+	}
 	snprintf(title, sizeof(title), "%s_reply_filter", lmtp);
 	reply_filter = open_maps(title, var_smtp_reply_filter,
 				 MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX);

@@ -18,11 +18,15 @@
 static struct maps_domain_list *peers;
 static int saved_verbose = -1;	/* -1: not raised */
 
-/* listed - whether a parameter name is in a comma/space separated list */
-static int
-listed(const char *list, const char *name)
+/*
+ * smtp_parent_style - whether a domain list parameter is named in
+ * parent_domain_matches_subdomains ("example.com" matching its
+ * subdomains), as Postfix decides per parameter.
+ */
+int
+smtp_parent_style(const char *name)
 {
-	char **argv = maps_split_list(list, 0);
+	char **argv = maps_split_list(var_parent_domain_matches_subdomains, 0);
 	int found = 0;
 
 	for (char **ap = argv; *ap && !found; ap++)
@@ -37,8 +41,7 @@ smtp_debug_peer_init(void)
 	if (*var_debug_peer_list == 0)
 		return;
 	peers = maps_domain_list_create("debug_peer_list", var_debug_peer_list,
-					listed(var_parent_domain_matches_subdomains,
-					       "debug_peer_list"));
+					smtp_parent_style("debug_peer_list"));
 }
 
 int

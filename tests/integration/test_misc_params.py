@@ -3,11 +3,13 @@
 dialogue itself: tcp_windowsize and debug_peer_list/debug_peer_level.
 Every test passes with --agent postfix."""
 
+import os
 import re
 import subprocess
 import time
 
 from common import SENDER, message, status_line, assert_none
+from protocol_util import NO_RETRY
 
 
 def _client_skmem(port, timeout=10):
@@ -89,3 +91,42 @@ def test_debug_peer_list_negation(ctx):
     inst, srv = _debug_peer(ctx, "!127.0.0.1, 127.0.0.0/8")
     time.sleep(0.5)
     assert_none(inst, VERBOSE_MAIL % srv.port)
+
+
+def _flush_log(inst, site):
+    # flush(8) names the log after the site with dots made underscores.
+    path = os.path.join(inst.spool, "flush", site.replace(".", "_"))
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def _defer_one(ctx, main_cf):
+    srv = ctx.server(rcpt_rules=[(r".", "451 4.3.0 try later")])
+    cf = dict(NO_RETRY)
+    cf.update(main_cf)
+    inst = ctx.instance(relay_port=srv.port, main_cf=cf)
+    inst.inject(SENDER, ["a@dest.test"], message("flush", ["hi"]))
+    m = inst.wait_for_log(status_line("a@dest.test", "deferred"))
+    return inst, m.group(1)
+
+
+def test_fast_flush_domains_logs_deferred_mail(ctx):
+    """A deferral for a domain in fast_flush_domains is added to flush(8)'s
+    log of that site (what ETRN and "sendmail -qR" use)."""
+    inst, qid = _defer_one(ctx, {"fast_flush_domains": "dest.test"})
+    end = time.time() + 10
+    while qid not in _flush_log(inst, "dest.test") and time.time() < end:
+        time.sleep(0.1)
+    assert qid in _flush_log(inst, "dest.test"), _flush_log(inst,
+                                                             "dest.test")
+    assert_none(inst, r"flush service failure")
+
+
+def test_fast_flush_domains_other_domain_not_logged(ctx):
+    inst, qid = _defer_one(ctx, {"fast_flush_domains": "other.test"})
+    time.sleep(0.5)
+    assert qid not in _flush_log(inst, "dest.test")
+    assert_none(inst, r"flush service failure")
