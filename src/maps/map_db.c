@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "global/params.h"
 #include "maps/maps.h"
 #include "util/msg.h"
 #include "util/xmalloc.h"
@@ -128,6 +129,16 @@ map_db_open(struct map *map, DBTYPE type, char **why)
 	if ((status = db_create(&md->db, NULL, 0)) != 0) {
 		*why = xasprintf("create DB database: %s", db_strerror(status));
 		md->db = NULL;
+		return -1;
+	}
+	/* berkeley_db_read_buffer_size: the cache of a read-only table. */
+	if (var_berkeley_db_read_buffer_size > 0
+	    && (status = md->db->set_cachesize(md->db, 0, (unsigned)
+					       var_berkeley_db_read_buffer_size,
+					       0)) != 0) {
+		*why = xasprintf("set DB cache size %d: %s",
+				 var_berkeley_db_read_buffer_size,
+				 db_strerror(status));
 		return -1;
 	}
 	if ((status = md->db->open(md->db, NULL, md->path, NULL, type,
