@@ -867,8 +867,6 @@ domain_match_one(struct maps_domain_list *list,
 	return p->text[0] == '.' && strcmp(name + nlen - plen, p->text) == 0;
 }
 
-/* maps_domain_list_match - the first matching pattern decides */
-
 /*
  * addr_net_match - pattern "net/len" (IPv6 optionally "[net]/len")
  * against a literal address; 0 also for a pattern that is not one.
@@ -938,24 +936,22 @@ addr_match_one(struct maps_domain_list *list, struct maps_domain_pattern *p,
 }
 
 /*
- * maps_namadr_list_match - a Postfix "namadr" list (debug_peer_list):
- * each pattern is tried against the host name (as a domain list) and
- * then against its address (literal, [literal], net/len, or a table
- * lookup of the address); the first pattern that matches decides.
+ * list_match - the first pattern that matches the name (as a domain) or,
+ * when addr is not NULL, the address decides.
  */
-int
-maps_namadr_list_match(struct maps_domain_list *list, const char *name,
-		       const char *addr)
+static int
+list_match(struct maps_domain_list *list, const char *name, const char *addr)
 {
 	char *folded = domain_fold(name);
 	int result = 0;
 
 	list->error = 0;
 	for (int i = 0; i < list->count; i++) {
-		if (domain_match_one(list, &list->patterns[i], folded)
-		    || (!list->error
-			&& addr_match_one(list, &list->patterns[i], addr))) {
-			result = !list->patterns[i].negate;
+		struct maps_domain_pattern *p = &list->patterns[i];
+
+		if (domain_match_one(list, p, folded)
+		    || (addr && !list->error && addr_match_one(list, p, addr))) {
+			result = !p->negate;
 			break;
 		}
 		if (list->error)
@@ -965,23 +961,24 @@ maps_namadr_list_match(struct maps_domain_list *list, const char *name,
 	return result;
 }
 
+/*
+ * maps_namadr_list_match - a Postfix "namadr" list (debug_peer_list):
+ * each pattern is tried against the host name (as a domain list) and
+ * then against its address (literal, [literal], net/len, or a table
+ * lookup of the address); the first pattern that matches decides.
+ */
+int
+maps_namadr_list_match(struct maps_domain_list *list, const char *name,
+		       const char *addr)
+{
+	return list_match(list, name, addr);
+}
+
+/* maps_domain_list_match - the first matching pattern decides */
 int
 maps_domain_list_match(struct maps_domain_list *list, const char *name)
 {
-	char *folded = domain_fold(name);
-	int result = 0;
-
-	list->error = 0;
-	for (int i = 0; i < list->count; i++) {
-		if (domain_match_one(list, &list->patterns[i], folded)) {
-			result = !list->patterns[i].negate;
-			break;
-		}
-		if (list->error)
-			break;
-	}
-	free(folded);
-	return result;
+	return list_match(list, name, NULL);
 }
 
 /* maps_domain_list_free - release a domain list */
