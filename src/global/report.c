@@ -319,29 +319,44 @@ bounce_intern(int flags, const char *id, struct msg_stats *stats,
 	return ret;
 }
 
+/*
+ * report_failure - a bounce (class '5') or a deferral (class '4'): a
+ * status of the other class is replaced with X.0.0 (as Postfix's
+ * bounce_append and defer_append do), and the status filter may move the
+ * recipient to the other outcome.
+ */
+static int
+report_failure(char class, int flags, const char *id,
+	       struct msg_stats *stats, struct recipient *rcpt,
+	       const char *relay, const struct dsn *dsn)
+{
+	struct dsn my = *dsn;
+	struct strbuf buf = STRBUF_INIT;
+	char status[16];
+	int ret, bounce;
+
+	if (dsn->status[0] != class || !dsn_valid(dsn->status)) {
+		msg_warn("%s_append: ignoring dsn code \"%s\"",
+			 class == '5' ? "bounce" : "defer", dsn->status);
+		my.status = class == '5' ? "5.0.0" : "4.0.0";
+	}
+	bounce = class == '5';
+	if (filter(&my, &buf, status, sizeof(status)))
+		bounce = my.status[0] == '5' ? 1 : my.status[0] == '4' ? 0
+		    : bounce;
+	ret = bounce ? bounce_intern(flags, id, stats, rcpt, relay, &my)
+	    : defer_intern(flags, id, stats, rcpt, relay, &my);
+	strbuf_release(&buf);
+	return ret;
+}
+
 /* report_bounce - a permanent failure */
 int
 report_bounce(int flags, const char *id, struct msg_stats *stats,
 	      struct recipient *rcpt, const char *relay,
 	      const struct dsn *dsn)
 {
-	struct dsn my = *dsn;
-
-	struct strbuf buf = STRBUF_INIT;
-	char status[16];
-	int ret;
-
-	if (dsn->status[0] != '5' || !dsn_valid(dsn->status)) {
-		msg_warn("bounce_append: ignoring dsn code \"%s\"",
-			 dsn->status);
-		my.status = "5.0.0";
-	}
-	if (filter(&my, &buf, status, sizeof(status)) && my.status[0] == '4')
-		ret = defer_intern(flags, id, stats, rcpt, relay, &my);
-	else
-		ret = bounce_intern(flags, id, stats, rcpt, relay, &my);
-	strbuf_release(&buf);
-	return ret;
+	return report_failure('5', flags, id, stats, rcpt, relay, dsn);
 }
 
 /* report_defer - a temporary failure */
@@ -350,23 +365,7 @@ report_defer(int flags, const char *id, struct msg_stats *stats,
 	     struct recipient *rcpt, const char *relay,
 	     const struct dsn *dsn)
 {
-	struct dsn my = *dsn;
-
-	struct strbuf buf = STRBUF_INIT;
-	char status[16];
-	int ret;
-
-	if (dsn->status[0] != '4' || !dsn_valid(dsn->status)) {
-		msg_warn("defer_append: ignoring dsn code \"%s\"",
-			 dsn->status);
-		my.status = "4.0.0";
-	}
-	if (filter(&my, &buf, status, sizeof(status)) && my.status[0] == '5')
-		ret = bounce_intern(flags, id, stats, rcpt, relay, &my);
-	else
-		ret = defer_intern(flags, id, stats, rcpt, relay, &my);
-	strbuf_release(&buf);
-	return ret;
+	return report_failure('4', flags, id, stats, rcpt, relay, dsn);
 }
 
 static int sent_intern(int, const char *, struct msg_stats *,
