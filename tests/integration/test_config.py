@@ -8,9 +8,7 @@ import re
 import time
 
 from common import SENDER, message, status_line
-
-NO_RETRY = {"queue_run_delay": "300s", "minimal_backoff_time": "300s",
-            "maximal_backoff_time": "300s"}
+from protocol_util import NO_RETRY
 
 
 def _bad_value(ctx, name, value):

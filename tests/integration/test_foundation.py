@@ -6,10 +6,10 @@ Every expectation here was observed with Postfix's own smtp
 
 import os
 import pwd
-import re
 import time
 
 from pfinstance import descendants
+from protocol_util import NO_RETRY, qmgr_size, deferred_queue
 from common import (SENDER, RELAY, message, crlf, strip_received,
                     assert_crlf_only, status_line, said, assert_single,
                     assert_none)
@@ -60,32 +60,6 @@ def test_deliver_one_recipient(ctx):
     assert s.client_quit, "client did not send QUIT:\n" + s.text()
 
 
-# Deferred tests: no automatic retry during the test, so each outcome is
-# logged once.
-NO_RETRY = {"queue_run_delay": "300s", "minimal_backoff_time": "300s",
-            "maximal_backoff_time": "300s"}
-
-
-def _qmgr_size(inst):
-    """The message size qmgr logged for the (first) message."""
-    m = inst.wait_for_log(r"postfix/qmgr\[\d+\]: [0-9A-F]+: "
-                          r"from=<[^>]*>, size=(\d+), nrcpt=")
-    return int(m.group(1))
-
-
-def _deferred_queue(inst, rcpts, reason_re):
-    """Wait until the message sits in the deferred queue with every one of
-    rcpts and a delay_reason matching reason_re; return its JSON entry."""
-    q = inst.wait_queue(lambda q: len(q) == 1 and q[0]["queue_name"] ==
-                        "deferred", what="deferred queue")
-    got = sorted(r["address"] for r in q[0]["recipients"])
-    assert got == sorted(rcpts), "deferred recipients %s, wanted %s" % (
-        got, sorted(rcpts))
-    for r in q[0]["recipients"]:
-        assert re.search(reason_re, r.get("delay_reason", "")), \
-            "delay_reason %r does not match %r" % (r.get("delay_reason"),
-                                                  reason_re)
-    return q[0]
 
 
 def test_smtp_commands_in_order(ctx):
@@ -97,7 +71,7 @@ def test_smtp_commands_in_order(ctx):
     rcpts = ["b@dest.test", "c@dest.test", "a@dest.test"]
     inst.inject(SENDER, rcpts, message("commands", ["hello"]))
     inst.wait_queue_empty()
-    size = _qmgr_size(inst)
+    size = qmgr_size(inst)
     [s] = srv.wait_sessions(1)
     assert s.commands == [
         "EHLO client.test",
@@ -150,7 +124,7 @@ def test_rcpt_451_deferred(ctx):
     inst.wait_for_log(status_line("soft@dest.test", "deferred",
                                   dsn=r"4\.3\.0", port=srv.port,
                                   reason=reason))
-    _deferred_queue(inst, ["soft@dest.test"], reason)
+    deferred_queue(inst, ["soft@dest.test"], reason)
     text = inst.queue_text()
     assert "Temporary lookup failure" in text, text
     assert "(in reply to RCPT TO command)" in text, text
@@ -221,7 +195,7 @@ def test_connection_refused(ctx):
     assert_single(inst, status_line("rcpt@dest.test", "deferred",
                                     dsn=r"4\.4\.1", relay="none",
                                     reason=reason))
-    _deferred_queue(inst, ["rcpt@dest.test"], reason)
+    deferred_queue(inst, ["rcpt@dest.test"], reason)
 
 
 def _session_failure(ctx, server_kw, reason, dsn=r"4\.4\.2", main_cf=None,
@@ -240,7 +214,7 @@ def _session_failure(ctx, server_kw, reason, dsn=r"4\.4\.2", main_cf=None,
     for r in rcpts:
         assert_single(inst, status_line(r, "deferred", dsn=dsn, port=srv.port,
                                         reason=reason))
-    _deferred_queue(inst, rcpts, reason)
+    deferred_queue(inst, rcpts, reason)
     if not content_sent:
         assert not srv.transactions(), "a transaction completed"
     return inst, srv
@@ -417,7 +391,7 @@ def test_lmtp_per_recipient_replies(ctx):
                                   ident="postfix/lmtp"))
     inst.wait_for_log(status_line("ok@lmtp.test", "sent",
                                   ident="postfix/lmtp"))
-    size = _qmgr_size(inst)
+    size = qmgr_size(inst)
     [s] = srv.wait_sessions(1)
     assert s.commands == ["LHLO client.test",
                           "MAIL FROM:<%s> SIZE=%d" % (SENDER, size),
@@ -435,7 +409,7 @@ def test_lmtp_per_recipient_replies(ctx):
         ident="postfix/lmtp",
         reason=said("452 4.2.2 <full@lmtp.test>: Mailbox full",
                     "end of DATA")))
-    _deferred_queue(inst, ["full@lmtp.test"], r"Mailbox full")
+    deferred_queue(inst, ["full@lmtp.test"], r"Mailbox full")
 
 
 def test_agent_process_chroot_and_user(ctx):

@@ -7,9 +7,7 @@ Every expectation was observed with Postfix's own smtp as well."""
 import os
 
 from common import SENDER, message, status_line
-
-NO_RETRY = {"queue_run_delay": "300s", "minimal_backoff_time": "300s",
-            "maximal_backoff_time": "300s"}
+from protocol_util import NO_RETRY
 
 
 def _table(inst, name, text):
