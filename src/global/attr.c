@@ -316,49 +316,48 @@ attr_get_str(struct stream *s, const char *name, struct strbuf *value)
 	return get_value(s, name, value);
 }
 
+/* get_number - the next pair must be name; its value, at most max */
+static int
+get_number(struct stream *s, const char *name, unsigned long max,
+	   unsigned long *value)
+{
+	struct strbuf text = STRBUF_INIT;
+	int ret = -1;
+
+	if (get_value(s, name, &text) == 0) {
+		if (parse_unsigned(&text, max, value) == 0)
+			ret = 0;
+		else
+			msg_warn("bad number \"%.*s\" for attribute \"%s\"",
+				 ATTR_SHOW, text.data, name);
+	}
+	strbuf_release(&text);
+	return ret;
+}
+
 /* attr_get_int - the next pair must be name; its value as an int */
 int
 attr_get_int(struct stream *s, const char *name, int *value)
 {
-	struct strbuf text = STRBUF_INIT;
 	unsigned long val;
-	int ret = -1;
 
-	if (get_value(s, name, &text) < 0)
-		goto out;
-	if (parse_unsigned(&text, UINT32_MAX, &val) < 0) {
-		msg_warn("bad number \"%.*s\" for attribute \"%s\"",
-			 ATTR_SHOW, text.data, name);
-		goto out;
-	}
+	if (get_number(s, name, UINT32_MAX, &val) < 0)
+		return -1;
 	/* 4294967295 is how the peer writes -1. */
 	*value = (int)(uint32_t)val;
-	ret = 0;
-out:
-	strbuf_release(&text);
-	return ret;
+	return 0;
 }
 
 /* attr_get_long - the next pair must be name; its value as a long */
 int
 attr_get_long(struct stream *s, const char *name, long *value)
 {
-	struct strbuf text = STRBUF_INIT;
 	unsigned long val;
-	int ret = -1;
 
-	if (get_value(s, name, &text) < 0)
-		goto out;
-	if (parse_unsigned(&text, ULONG_MAX, &val) < 0) {
-		msg_warn("bad number \"%.*s\" for attribute \"%s\"",
-			 ATTR_SHOW, text.data, name);
-		goto out;
-	}
+	if (get_number(s, name, ULONG_MAX, &val) < 0)
+		return -1;
 	*value = (long)val;
-	ret = 0;
-out:
-	strbuf_release(&text);
-	return ret;
+	return 0;
 }
 
 /* attr_get_data - the next pair must be name; its value base64-decoded */
