@@ -120,6 +120,28 @@ void smtp_rcpt_done(struct smtp_state *state, int rcpt_index,
 		    const struct smtp_resp *resp);
 const char *smtp_relay_name(const struct smtp_state *state);
 
+/* smtp_tls_policy.c: levels in Postfix's order of strength */
+#define SMTP_TLS_LEV_INVALID	(-2)
+#define SMTP_TLS_LEV_NOTFOUND	(-1)
+#define SMTP_TLS_LEV_NONE	0
+#define SMTP_TLS_LEV_MAY	1
+#define SMTP_TLS_LEV_ENCRYPT	2
+#define SMTP_TLS_LEV_FPRINT	3
+#define SMTP_TLS_LEV_HALF_DANE	4
+#define SMTP_TLS_LEV_DANE	5
+#define SMTP_TLS_LEV_DANE_ONLY	6
+#define SMTP_TLS_LEV_VERIFY	7
+#define SMTP_TLS_LEV_SECURE	8
+
+struct smtp_why;
+struct dns_rr;
+void smtp_tls_policy_init(void);
+const char *smtp_tls_level_name(int level);
+int smtp_tls_level(const char *dest, const char *host, struct smtp_why *why);
+int smtp_tls_refuse(const char *dest, const char *host, struct smtp_why *why);
+int smtp_tls_prune(struct dns_rr **addrs, const char *dest,
+		   struct smtp_why *why);
+
 /* smtp_peer.c */
 void smtp_debug_peer_init(void);
 int smtp_parent_style(const char *name);

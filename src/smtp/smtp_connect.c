@@ -216,6 +216,17 @@ connect_unix(struct smtp_state *state, const char *path)
 		msg_warn("ignoring \"%s = %s\" setting for non-TCP connections",
 			 "lmtp_fallback_relay", var_smtp_fallback_relay);
 	state->final_server = 1;
+	{
+		struct smtp_why why = { "", STRBUF_INIT };
+		int refused = smtp_tls_refuse(path, var_myhostname, &why);
+
+		if (refused)
+			smtp_set_why(state, why.status, "%s",
+				     strbuf_str(&why.reason));
+		strbuf_release(&why.reason);
+		if (refused)
+			return;
+	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
@@ -396,6 +407,10 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 			if (why.status[0])
 				smtp_set_why(state, why.status, "%s",
 					     strbuf_str(&why.reason));
+		} else if (smtp_tls_prune(&addrs, sites[i], &why) > 0
+			   && addrs == NULL) {
+			smtp_set_why(state, why.status, "%s",
+				     strbuf_str(&why.reason));
 		} else {
 			try_servers(state, addrs, port, final_nexthop,
 				    delay_ms);
@@ -432,55 +447,12 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 	free(sites);
 }
 
-/*
- * tls_required - the TLS setting that forbids a clear-text session, or
- * NULL.  STARTTLS is not built yet: rather than send in clear what the
- * administrator wants encrypted, such mail is deferred.  Policy tables
- * may ask for TLS for any destination, so they count as such a setting.
- */
-static const char *
-tls_required(void)
-{
-	static const char *const clear_ok[] = { "none", "may", NULL };
-	const char *level = var_smtp_tls_security_level;
-
-	if (var_smtp_tls_wrappermode)
-		return "tls_wrappermode";
-	if (*var_smtp_tls_policy_maps)
-		return "tls_policy_maps";
-	if (*var_smtp_tls_per_site)
-		return "tls_per_site";
-	if (*level == 0)
-		return var_smtp_enforce_tls ? "enforce_tls" : NULL;
-	for (int i = 0; clear_ok[i]; i++)
-		if (strcasecmp(level, clear_ok[i]) == 0)
-			return NULL;
-	return "tls_security_level";
-}
-
 /* smtp_connect - deliver to the request's next hop */
 int
 smtp_connect(struct smtp_state *state)
 {
-	const char *dest = state->req->nexthop, *tls = tls_required();
-	static int warned;
+	const char *dest = state->req->nexthop;
 
-	if (tls == NULL && !warned && *var_smtp_tls_security_level
-	    && strcasecmp(var_smtp_tls_security_level, "none") != 0) {
-		msg_warn("%s_tls_security_level = %s: this Postern build "
-			 "cannot do STARTTLS yet; mail is sent in clear",
-			 state->lmtp ? "lmtp" : "smtp",
-			 var_smtp_tls_security_level);
-		warned = 1;
-	}
-	if (tls != NULL) {
-		state->final_server = 1;
-		smtp_set_why(state, "4.7.5", "TLS is required by %s_%s, but "
-			     "this Postern build cannot do STARTTLS yet",
-			     state->lmtp ? "lmtp" : "smtp", tls);
-		smtp_sess_fail_why(state);
-		return 0;
-	}
 	smtp_debug_peer_check(dest, "noaddr");
 	if (state->lmtp) {
 		if (strncmp(dest, "unix:", 5) == 0)

@@ -89,6 +89,7 @@ smtp_maps_init(void)
 	char title[100];
 
 	smtp_debug_peer_init();
+	smtp_tls_policy_init();
 	if (*var_fast_flush_domains) {
 		flush_domains = maps_domain_list_create(
 			"fast_flush_domains", var_fast_flush_domains,

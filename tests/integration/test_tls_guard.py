@@ -1,8 +1,13 @@
 #!/usr/bin/env python3
 """Until STARTTLS is built, Postern must not send in clear what the
-configuration wants encrypted: every setting that can require TLS defers
-the mail (4.7.5, nothing sent), while "may" still delivers in clear with a
-warning.  Postern's own behaviour (Postfix's smtp does TLS)."""
+configuration wants encrypted.  The TLS security level of each server is
+computed as Postfix 3.7 does (smtp_tls_security_level or the legacy
+smtp_use_tls/smtp_enforce_tls, smtp_tls_policy_maps by next-hop
+destination and parent domains, smtp_tls_per_site by destination and
+host name); a server whose level needs TLS is skipped and the mail is
+deferred (4.7.5, nothing sent), while "none" and "may" deliver in clear
+("may" with a warning).  Postern's own behaviour (Postfix's smtp does
+TLS), except the policy-error tests, which describe both."""
 
 import sys
 
@@ -10,51 +15,131 @@ from common import SENDER, message, status_line, assert_single
 from protocol_util import NO_RETRY
 
 
+def _skip(reason):
+    exc = getattr(sys.modules.get("__main__"), "Skip", None)
+    if exc is None:
+        from run import Skip as exc
+    raise exc(reason)
+
+
 def _postern_only(ctx):
     if ctx.agent != "postern":
-        exc = getattr(sys.modules.get("__main__"), "Skip", None)
-        if exc is None:
-            from run import Skip as exc
-        raise exc("Postern without TLS: Postfix's smtp does STARTTLS")
+        _skip("Postern without TLS: Postfix's smtp does STARTTLS")
 
 
-def _deferred(ctx, setting, cf):
-    _postern_only(ctx)
+def _setup(ctx, cf):
     srv = ctx.server()
     main_cf = dict(NO_RETRY)
     main_cf.update(cf)
     inst = ctx.instance(relay_port=srv.port, main_cf=main_cf)
     inst.inject(SENDER, ["a@dest.test"], message("tls", ["secret"]))
+    return srv, inst
+
+
+def _deferred(ctx, level, cf):
+    _postern_only(ctx)
+    srv, inst = _setup(ctx, cf)
     inst.wait_for_log(status_line(
         "a@dest.test", "deferred", dsn=r"4\.7\.5", relay="none",
-        reason=r"TLS is required by smtp_%s, but this Postern build "
-               r"cannot do STARTTLS yet" % setting))
+        reason=r"TLS is required for 127\.0\.0\.1 \(security level %s\), "
+               r"but this Postern build cannot do STARTTLS yet" % level))
     assert srv.sessions == [], "a session was opened"
 
 
+def _sent(ctx, cf):
+    _postern_only(ctx)
+    srv, inst = _setup(ctx, cf)
+    inst.wait_for_log(status_line("a@dest.test", "sent"))
+    assert len(srv.transactions()) == 1
+    return inst
+
+
 def test_tls_encrypt_defers(ctx):
-    _deferred(ctx, "tls_security_level",
-              {"smtp_tls_security_level": "encrypt"})
+    _deferred(ctx, "encrypt", {"smtp_tls_security_level": "encrypt"})
 
 
 def test_tls_verify_defers(ctx):
-    _deferred(ctx, "tls_security_level",
-              {"smtp_tls_security_level": "verify"})
+    _deferred(ctx, "verify", {"smtp_tls_security_level": "verify"})
 
 
 def test_tls_enforce_tls_defers(ctx):
-    _deferred(ctx, "enforce_tls", {"smtp_enforce_tls": "yes",
-                                   "smtp_tls_security_level": ""})
+    """The legacy switches count only when the security level is empty;
+    smtp_tls_enforce_peername (default yes) makes it "verify"."""
+    _deferred(ctx, "verify", {"smtp_enforce_tls": "yes",
+                              "smtp_tls_security_level": ""})
 
 
-def test_tls_policy_maps_defers(ctx):
-    _deferred(ctx, "tls_policy_maps",
-              {"smtp_tls_policy_maps": "inline:{dest.test=encrypt}"})
+def test_tls_enforce_tls_nopeername_defers(ctx):
+    _deferred(ctx, "encrypt", {"smtp_enforce_tls": "yes",
+                               "smtp_tls_enforce_peername": "no",
+                               "smtp_tls_security_level": ""})
 
 
 def test_tls_wrappermode_defers(ctx):
-    _deferred(ctx, "tls_wrappermode", {"smtp_tls_wrappermode": "yes",
-                                       "smtp_tls_security_level": "encrypt"})
+    _deferred(ctx, "wrappermode", {"smtp_tls_wrappermode": "yes",
+                                   "smtp_tls_security_level": "encrypt"})
+
+
+def test_tls_policy_maps_exact_destination(ctx):
+    """The policy table is asked for the next hop as written."""
+    srv = ctx.server()
+    _postern_only(ctx)
+    main_cf = dict(NO_RETRY, smtp_tls_policy_maps=(
+        "inline:{[127.0.0.1]:%d=encrypt}" % srv.port))
+    inst = ctx.instance(relay_port=srv.port, main_cf=main_cf)
+    inst.inject(SENDER, ["a@dest.test"], message("tls", ["secret"]))
+    inst.wait_for_log(status_line("a@dest.test", "deferred", dsn=r"4\.7\.5",
+                                  relay="none", reason=r"TLS is required.*"))
+    assert srv.sessions == []
+
+
+def test_tls_policy_maps_none_overrides_global(ctx):
+    """A policy entry of "none" for the destination wins over a global
+    "encrypt": the mail goes in clear."""
+    srv = ctx.server()
+    _postern_only(ctx)
+    main_cf = dict(NO_RETRY, smtp_tls_security_level="encrypt",
+                   smtp_tls_policy_maps=("inline:{[127.0.0.1]:%d=none}"
+                                         % srv.port))
+    inst = ctx.instance(relay_port=srv.port, main_cf=main_cf)
+    inst.inject(SENDER, ["a@dest.test"], message("tls", ["hello"]))
+    inst.wait_for_log(status_line("a@dest.test", "sent"))
+
+
+def test_tls_policy_maps_other_destination_clear(ctx):
+    _sent(ctx, {"smtp_tls_policy_maps": "inline:{other.test=encrypt}"})
+
+
+def test_tls_per_site_must_defers(ctx):
+    """smtp_tls_per_site by server host name: MUST is "verify"."""
+    _deferred(ctx, "verify", {"smtp_tls_per_site": "inline:{127.0.0.1=MUST}"})
+
+
+def test_tls_per_site_none_wins(ctx):
+    """Per-site NONE for the server overrides a global "encrypt"."""
+    _sent(ctx, {"smtp_tls_security_level": "encrypt",
+                "smtp_tls_per_site": "inline:{127.0.0.1=NONE}"})
+
+
+def test_tls_policy_bad_level_defers(ctx):
+    """An unknown level in the policy table: "client TLS configuration
+    problem" (4.7.5) and Postfix's warning.  Postfix's smtp does the
+    same."""
+    srv = ctx.server()
+    main_cf = dict(NO_RETRY, smtp_tls_policy_maps=(
+        "inline:{[127.0.0.1]:%d=bogus}" % srv.port))
+    inst = ctx.instance(relay_port=srv.port, main_cf=main_cf)
+    inst.inject(SENDER, ["a@dest.test"], message("tls", ["secret"]))
+    inst.wait_for_log(status_line(
+        "a@dest.test", "deferred", dsn=r"4\.7\.5", relay="none",
+        reason=r"client TLS configuration problem"))
+    inst.wait_for_log(r"warning: TLS policy lookup for \[127\.0\.0\.1\]:%d/"
+                      r"127\.0\.0\.1: client TLS configuration problem"
+                      % srv.port)
+    inst.wait_for_log(r"warning: smtp_tls_policy_maps, next-hop destination "
+                      r"\"\[127\.0\.0\.1\]:%d\": invalid security level "
+                      r"\"bogus\"" % srv.port)
+    assert srv.sessions == []
 
 
 def test_tls_may_sends_in_clear_with_warning(ctx):
@@ -65,6 +150,20 @@ def test_tls_may_sends_in_clear_with_warning(ctx):
     inst.inject(SENDER, ["a@dest.test"], message("tls", ["hello"]))
     inst.wait_for_log(status_line("a@dest.test", "sent"))
     assert len(srv.transactions()) == 1
-    assert_single(inst, r"warning: smtp_tls_security_level = may: this "
-                  r"Postern build cannot do STARTTLS yet; mail is sent in "
-                  r"clear")
+    assert_single(inst, r"warning: TLS security level \"may\": this Postern "
+                  r"build cannot do STARTTLS yet; mail is sent in clear")
+
+
+def test_tls_bad_global_level_is_fatal(ctx):
+    """smtp_tls_security_level = bogus: the agent refuses to start with
+    Postfix's fatal message; the mail stays queued.  Both agents."""
+    srv = ctx.server()
+    inst = ctx.instance(relay_port=srv.port, main_cf=dict(
+        NO_RETRY, smtp_tls_security_level="bogus"))
+    inst.expect_trouble = True
+    inst.inject(SENDER, ["a@dest.test"], message("tls", ["x"]))
+    inst.wait_for_log(r"postfix/smtp\[\d+\]: fatal: Invalid TLS level "
+                      r"\"bogus\"")
+    assert srv.sessions == []
+    q = inst.queue()
+    assert len(q) == 1, q

@@ -1,0 +1,279 @@
+/*
+ * smtp_tls_policy - the TLS security level of a destination and server
+ *
+ * smtp_tls_policy_init() opens smtp_tls_policy_maps (or, when that is
+ * empty, the older smtp_tls_per_site) at start-up with Postfix's flags
+ * and checks the global level (smtp_tls_security_level, else the
+ * legacy smtp_use_tls / smtp_enforce_tls / smtp_tls_enforce_peername).
+ *
+ * smtp_tls_level() computes the level for one server as Postfix 3.7
+ * does: a policy table is asked for the next-hop destination as written
+ * ("example.com", "[host]:port"), then, for a domain, its parents with a
+ * leading dot (".com"); a per-site table is asked for the destination
+ * and the server's host name, and NONE, MAY, MUST_NOPEERMATCH and MUST
+ * combine by Postfix's precedence.  A bad policy or a lookup error gives
+ * SMTP_TLS_LEV_INVALID with the deferral reason in *why.
+ *
+ * smtp_tls_prune() is the guard that stands in for STARTTLS until the
+ * TLS layer exists: servers whose level requires TLS are dropped from an
+ * address list with a deferral reason, so that such mail is never sent
+ * in clear.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "dns/dns.h"
+#include "global/params.h"
+#include "maps/maps.h"
+#include "smtp.h"
+#include "smtp_addr.h"
+#include "util/msg.h"
+#include "util/xmalloc.h"
+
+static const char *const level_names[] = {
+	[SMTP_TLS_LEV_NONE] = "none",
+	[SMTP_TLS_LEV_MAY] = "may",
+	[SMTP_TLS_LEV_ENCRYPT] = "encrypt",
+	[SMTP_TLS_LEV_FPRINT] = "fingerprint",
+	[SMTP_TLS_LEV_HALF_DANE] = "half-dane",
+	[SMTP_TLS_LEV_DANE] = "dane",
+	[SMTP_TLS_LEV_DANE_ONLY] = "dane-only",
+	[SMTP_TLS_LEV_VERIFY] = "verify",
+	[SMTP_TLS_LEV_SECURE] = "secure",
+};
+
+static struct maps *policy_maps;	/* smtp_tls_policy_maps */
+static struct maps *per_site;	/* smtp_tls_per_site */
+static int global_level;
+
+/* smtp_tls_level_name - the policy word of a level */
+const char *
+smtp_tls_level_name(int level)
+{
+	if (level >= 0 && level <= SMTP_TLS_LEV_SECURE && level_names[level])
+		return level_names[level];
+	return "unknown";
+}
+
+/* level_lookup - a policy word as a level; "half-dane" is internal */
+static int
+level_lookup(const char *name)
+{
+	for (int i = 0; i <= SMTP_TLS_LEV_SECURE; i++)
+		if (i != SMTP_TLS_LEV_HALF_DANE && level_names[i]
+		    && strcasecmp(name, level_names[i]) == 0)
+			return i;
+	return SMTP_TLS_LEV_INVALID;
+}
+
+void
+smtp_tls_policy_init(void)
+{
+	const char *pfx = smtp_lmtp_mode ? "lmtp" : "smtp";
+	char policy_title[40], site_title[40];
+
+	snprintf(policy_title, sizeof(policy_title), "%s_tls_policy_maps", pfx);
+	snprintf(site_title, sizeof(site_title), "%s_tls_per_site", pfx);
+	if (*var_smtp_tls_security_level) {
+		global_level = level_lookup(var_smtp_tls_security_level);
+		if (global_level == SMTP_TLS_LEV_INVALID)
+			msg_fatal("Invalid TLS level \"%s\"",
+				  var_smtp_tls_security_level);
+	} else if (var_smtp_enforce_tls) {
+		global_level = var_smtp_tls_enforce_peername
+		    ? SMTP_TLS_LEV_VERIFY : SMTP_TLS_LEV_ENCRYPT;
+	} else {
+		global_level = var_smtp_use_tls ? SMTP_TLS_LEV_MAY
+		    : SMTP_TLS_LEV_NONE;
+	}
+	if (*var_smtp_tls_policy_maps) {
+		policy_maps = maps_create(policy_title,
+					  var_smtp_tls_policy_maps,
+					  MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX
+					  | MAPS_FLAG_UTF8_REQUEST);
+		if (*var_smtp_tls_per_site)
+			msg_warn("%s ignored when %s is not empty.",
+				 site_title, policy_title);
+	} else if (*var_smtp_tls_per_site) {
+		per_site = maps_create(site_title,
+				       var_smtp_tls_per_site,
+				       MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX
+				       | MAPS_FLAG_UTF8_REQUEST);
+	}
+}
+
+/* invalid - a policy problem: defer with Postfix's reason */
+static int
+invalid(struct smtp_why *why)
+{
+	smtp_why_set(why, "4.7.5", "client TLS configuration problem");
+	return SMTP_TLS_LEV_INVALID;
+}
+
+/* is_domain - a destination whose parent domains are looked up too */
+static int
+is_domain(const char *name)
+{
+	return *name && *name != '[' && name[strspn(name,
+		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		"0123456789-_.")] == 0;
+}
+
+/* policy_lookup - smtp_tls_policy_maps for the destination */
+static int
+policy_lookup(const char *dest, struct smtp_why *why)
+{
+	const char *name = dest, *value = NULL;
+	char *copy, *tok, *rest;
+	int level;
+
+	do {
+		if ((value = maps_find(policy_maps, name, 0)) != NULL)
+			break;
+		if (policy_maps->error) {
+			msg_warn("%s, next-hop destination \"%s\": policy "
+				 "table lookup error", policy_maps->title,
+				 name);
+			return invalid(why);
+		}
+	} while (is_domain(dest) && (name = strchr(name + 1, '.')) != NULL);
+	if (value == NULL)
+		return SMTP_TLS_LEV_NOTFOUND;
+	rest = copy = xstrdup(value);
+	while ((tok = strsep(&rest, ", \t\r\n")) != NULL && *tok == 0)
+		;
+	if (tok == NULL) {
+		msg_warn("%s, next-hop destination \"%s\": invalid empty "
+			 "policy", policy_maps->title, name);
+		free(copy);
+		return invalid(why);
+	}
+	if ((level = level_lookup(tok)) == SMTP_TLS_LEV_INVALID) {
+		msg_warn("%s, next-hop destination \"%s\": invalid security "
+			 "level \"%s\"", policy_maps->title, name, tok);
+		free(copy);
+		return invalid(why);
+	}
+	/* Attributes (match=, ciphers=, ...) wait for the TLS layer. */
+	while (level < SMTP_TLS_LEV_MAY
+	       && (tok = strsep(&rest, ", \t\r\n")) != NULL)
+		if (*tok)
+			msg_warn("%s, next-hop destination \"%s\": ignoring "
+				 "attribute \"%s\" with TLS disabled",
+				 policy_maps->title, name, tok);
+	free(copy);
+	return level;
+}
+
+/* site_lookup - smtp_tls_per_site for a destination or host name */
+static void
+site_lookup(int *level, const char *name, const char *what,
+	    struct smtp_why *why)
+{
+	const char *value = maps_find(per_site, name, 0);
+
+	if (value == NULL) {
+		if (per_site->error) {
+			msg_warn("%s: %s \"%s\": per-site table lookup error",
+				 per_site->title, what, name);
+			smtp_why_set(why, "4.3.0", "Temporary lookup error");
+			*level = SMTP_TLS_LEV_INVALID;
+		}
+		return;
+	}
+	if (strcasecmp(value, "NONE") == 0) {
+		if (*level <= SMTP_TLS_LEV_MAY)
+			*level = SMTP_TLS_LEV_NONE;
+	} else if (strcasecmp(value, "MAY") == 0) {
+		if (*level < SMTP_TLS_LEV_NONE)
+			*level = SMTP_TLS_LEV_MAY;
+	} else if (strcasecmp(value, "MUST_NOPEERMATCH") == 0) {
+		if (*level < SMTP_TLS_LEV_ENCRYPT)
+			*level = SMTP_TLS_LEV_ENCRYPT;
+	} else if (strcasecmp(value, "MUST") == 0) {
+		if (*level < SMTP_TLS_LEV_VERIFY)
+			*level = SMTP_TLS_LEV_VERIFY;
+	} else {
+		msg_warn("%s: unknown TLS policy '%s' for %s %s",
+			 per_site->title, value, what, name);
+		*level = invalid(why);
+	}
+}
+
+int
+smtp_tls_level(const char *dest, const char *host, struct smtp_why *why)
+{
+	int level = SMTP_TLS_LEV_NOTFOUND;
+
+	if (policy_maps) {
+		level = policy_lookup(dest, why);
+	} else if (per_site) {
+		site_lookup(&level, dest, "next-hop destination", why);
+		if (level != SMTP_TLS_LEV_INVALID && strcasecmp(dest, host) != 0)
+			site_lookup(&level, host, "server hostname", why);
+		/* A per-site MAY is a wildcard that a stronger global wins. */
+		if (level == SMTP_TLS_LEV_MAY && global_level > level)
+			level = global_level;
+	}
+	return level == SMTP_TLS_LEV_NOTFOUND ? global_level : level;
+}
+
+/*
+ * smtp_tls_refuse - 1 when a session with host for dest must not happen
+ * in clear (or the policy is broken), with the reason in *why.
+ */
+int
+smtp_tls_refuse(const char *dest, const char *host, struct smtp_why *why)
+{
+	static int warned;
+	const char *name;
+	int level = var_smtp_tls_wrappermode ? SMTP_TLS_LEV_ENCRYPT
+	    : smtp_tls_level(dest, host, why);
+
+	if (level == SMTP_TLS_LEV_NONE || level == SMTP_TLS_LEV_MAY) {
+		if (level == SMTP_TLS_LEV_MAY && !warned++)
+			msg_warn("TLS security level \"may\": this Postern "
+				 "build cannot do STARTTLS yet; mail is sent "
+				 "in clear");
+		return 0;
+	}
+	if (level == SMTP_TLS_LEV_INVALID) {
+		msg_warn("TLS policy lookup for %s/%s: %s", dest, host,
+			 strbuf_str(&why->reason));
+		return 1;
+	}
+	name = var_smtp_tls_wrappermode ? "wrappermode"
+	    : smtp_tls_level_name(level);
+	msg_warn("%s: TLS security level \"%s\" needs STARTTLS, which this "
+		 "Postern build cannot do yet; not sending in clear", host,
+		 name);
+	smtp_why_set(why, "4.7.5", "TLS is required for %s (security level "
+		     "%s), but this Postern build cannot do STARTTLS yet",
+		     host, name);
+	return 1;
+}
+
+/* smtp_tls_prune - drop the servers smtp_tls_refuse() refuses */
+int
+smtp_tls_prune(struct dns_rr **addrs, const char *dest,
+	       struct smtp_why *why)
+{
+	struct dns_rr *keep = NULL, **tail = &keep, *rr, *next;
+	int dropped = 0;
+
+	for (rr = *addrs; rr; rr = next) {
+		next = rr->next;
+		rr->next = NULL;
+		if (smtp_tls_refuse(dest, smtp_addr_hname(rr), why)) {
+			dns_rr_free(rr);
+			dropped++;
+		} else {
+			*tail = rr;
+			tail = &rr->next;
+		}
+	}
+	*addrs = keep;
+	return dropped;
+}
