@@ -46,6 +46,8 @@ struct smtp_resp {
 	struct strbuf lines;	/* all lines joined by newlines */
 };
 
+struct xsasl_client;
+
 /* One connection to one server address. */
 struct smtp_session {
 	struct stream *stream;
@@ -59,6 +61,11 @@ struct smtp_session {
 	int protocol_error;	/* reply syntax trouble seen */
 	const char *queue_id;	/* borrowed from the request, for logs */
 	int data_error;		/* a local lookup failed mid-session */
+	/* SASL (smtp_sasl.c); all NULL unless the server announced AUTH */
+	char *sasl_mechs;	/* offered and passing the filter */
+	char *sasl_user;
+	char *sasl_pass;	/* never logged */
+	struct xsasl_client *sasl_client;
 };
 
 /* Everything about one delivery request. */
@@ -66,6 +73,8 @@ struct smtp_state {
 	struct deliver_request *req;
 	int lmtp;
 	struct smtp_session *session;
+	const char *dest;	/* destination being tried, as written in the
+				 * next hop or fallback relay (borrowed) */
 	enum smtp_rcpt_state *rcpt_state;
 	int rcpt_left;		/* recipients still PENDING */
 	int status;		/* 0, or -1 when anything was deferred */
@@ -161,6 +170,10 @@ const char *smtp_header_checks_find(int which, const char *header,
 				    int *error, const char **title);
 const char *smtp_body_checks_find(const char *line, int *error,
 				  const char **title);
+
+/* smtp_sasl.c: SASL credentials depend on the sender, so a connection
+ * must not be cached for reuse (Postfix turns connection caching off). */
+int smtp_sasl_sender_dependent(void);
 
 /* smtp_session.c */
 struct smtp_session *smtp_session_create(struct stream *stream,

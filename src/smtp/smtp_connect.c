@@ -261,6 +261,7 @@ connect_unix(struct smtp_state *state, const char *path)
 		msg_info("%s", state->why->reason);
 		return;
 	}
+	state->dest = path;
 	session_start(state, fd, var_myhostname, path, 0);
 	if (smtp_helo(state) == 0)
 		(void)smtp_xfer(state);
@@ -377,6 +378,7 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 		char *host;
 
 		stopped = i;
+		state->dest = sites[i];
 		host = parse_dest(sites[i], var_smtp_tcp_port, &port);
 		if (var_helpful_warnings && !var_smtp_tls_wrappermode
 		    && port == 465)
@@ -442,6 +444,7 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 			state->status |= smtp_pass_all(state, var_best_mx_transport);
 		}
 	}
+	state->dest = NULL;
 	for (int i = 0; i < nsites; i++)
 		free(sites[i]);
 	free(sites);

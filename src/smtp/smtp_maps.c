@@ -28,6 +28,7 @@
 #include "maps/maps.h"
 #include "smtp.h"
 #include "smtp_addr.h"
+#include "smtp_sasl.h"
 #include "util/msg.h"
 
 static struct maps *reply_filter;
@@ -126,6 +127,9 @@ smtp_maps_init(void)
 		report_set_status_filter(status_filter_find);
 	/* Address-lookup settings and smtp_dns_reply_filter, before chroot. */
 	smtp_addr_init();
+	/* libsasl2 loads its plugins now: they are outside the chroot. */
+	if (var_smtp_sasl_auth_enable)
+		smtp_sasl_init();
 }
 
 /* smtp_maps_pre_accept - restart when a table file changed */

@@ -35,6 +35,7 @@
 #include "global/quote_addr.h"
 #include "global/record.h"
 #include "smtp.h"
+#include "smtp_sasl.h"
 #include "util/msg.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -1170,6 +1171,12 @@ parse_ehlo(struct smtp_session *session, const char *lines, int discard)
 		    || (kw = keyword_find(ehlo_keywords, word)) == NULL
 		    || (discard & kw->discard))
 			continue;
+		if (kw->feature == SMTP_FEATURE_AUTH) {
+			/* Postfix notes AUTH only when SASL is turned on. */
+			if (var_smtp_sasl_auth_enable)
+				smtp_sasl_helo_auth(session, words ? words : "");
+			continue;
+		}
 		session->features |= kw->feature;
 		if (kw->feature == SMTP_FEATURE_SIZE) {
 			session->size_limit =
@@ -1429,6 +1436,15 @@ smtp_helo(struct smtp_state *state)
 		msg_info("host %s offers SMTPUTF8 support, but not 8BITMIME",
 			 session->namaddr);
 		session->features |= SMTP_FEATURE_8BITMIME;
+	}
+	/* AUTH, over the clear channel (STARTTLS will pass its own). */
+	switch (smtp_sasl_helo_login(state, SMTP_SASL_CLEAR)) {
+	case 0:
+		break;
+	case SMTP_SASL_BROKEN:
+		goto broken;
+	default:
+		goto out;
 	}
 	ret = 0;
 	goto out;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "smtp.h"
+#include "smtp_sasl.h"
 #include "util/xmalloc.h"
 
 int smtp_lmtp_mode;		/* set once from the program name */
@@ -41,6 +42,7 @@ smtp_session_free(struct smtp_session *session)
 		return;
 	smtp_debug_peer_restore();
 	stream_close(session->stream);
+	smtp_sasl_cleanup(session);
 	free(session->host);
 	free(session->addr);
 	free(session->namaddr);

@@ -271,7 +271,6 @@ def test_pix_workarounds_empty(ctx):
     assert s.commands[0] == "EHLO client.test", s.text()
 
 
-@pending("issue 5: SASL client (AUTH) not built yet")
 def test_send_dummy_mail_auth(ctx):
     """SASL: with a password for [127.0.0.1]:PORT and a server offering
     AUTH PLAIN, the client authenticates (AUTH PLAIN <base64>, one line);
