@@ -82,6 +82,9 @@ struct maps {
 	int error;		/* of the last lookup: MAPS_ERR_* */
 	int count;
 	struct map **tables;	/* shared handles, reference counted */
+	int secret;		/* values are passwords: verbose logs show
+				 * neither them nor the table (an inline:
+				 * table's name holds its values) */
 };
 
 struct maps *maps_create(const char *title, const char *spec, int flags);

@@ -488,7 +488,10 @@ maps_find(struct maps *maps, const char *key, int flags)
 				maps->error = MAPS_ERR_CONFIG;
 				return NULL;
 			}
-			if (msg_verbose)
+			if (msg_verbose && maps->secret)
+				msg_info("maps_find: %s: %s = (value not "
+					 "logged)", maps->title, key);
+			else if (msg_verbose)
 				msg_info("maps_find: %s: %s: %s = %.100s",
 					 maps->title, map->spec, key, value);
 			return value;

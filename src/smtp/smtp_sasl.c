@@ -71,6 +71,7 @@ smtp_sasl_init(void)
 	passwd_maps = maps_create(param_name("sasl_password_maps"),
 				  var_smtp_sasl_password_maps,
 				  MAPS_FLAGS_DEFAULT);
+	passwd_maps->secret = 1;
 	if (xsasl_client_init(var_smtp_sasl_type, var_smtp_sasl_path,
 			      var_cyrus_sasl_config_path) < 0)
 		msg_fatal("SASL library initialization");
