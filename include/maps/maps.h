@@ -223,4 +223,26 @@ void maps_domain_list_free(struct maps_domain_list *list);
 char **maps_split_list(const char *spec, int strip_outer_braces);
 void maps_argv_free(char **argv);
 
+/*
+ * Tables the client writes (Postfix's proxy: tables opened read-write):
+ * "proxy:TYPE:NAME" through proxywrite(8), which only serves tables in
+ * $proxy_write_maps.  maps_writer_open() returns NULL (with *why,
+ * xmalloc'd) for any other spec; a refused table is fatal, an unreachable
+ * service is retried at each call.  Flags as for maps_create(), e.g.
+ * MAPS_FLAG_DUP_REPLACE | MAPS_FLAG_SYNC_UPDATE | MAPS_FLAG_UTF8_REQUEST.
+ * Results of maps_writer_get() stay valid until the next call.
+ */
+#define MAPS_FLAG_DUP_REPLACE	(1 << 7)
+#define MAPS_FLAG_SYNC_UPDATE	(1 << 8)
+
+struct maps_writer;
+
+struct maps_writer *maps_writer_open(const char *spec, int flags, char **why);
+const char *maps_writer_get(struct maps_writer *w, const char *key,
+			    int *error);
+int maps_writer_put(struct maps_writer *w, const char *key,
+		    const char *value);
+int maps_writer_del(struct maps_writer *w, const char *key);
+const char *maps_writer_name(const struct maps_writer *w);
+
 #endif

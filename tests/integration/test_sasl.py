@@ -405,3 +405,34 @@ def test_sasl_password_never_logged(ctx):
     for secret in (PASSWORD, b64(PASSWORD),
                    b64("\0%s\0%s" % (USER, PASSWORD))):
         assert secret not in log, "secret %r in the maillog" % secret
+
+
+def test_sasl_auth_cache_remembers_535(ctx):
+    """smtp_sasl_auth_cache_name = proxy:btree:DIR/data/sasl_auth_cache:
+    after a 535 to a wrong password, the next message for the same server
+    and user is deferred without asking the server again, with "SASL
+    [CACHED] authentication failed; server 127.0.0.1 said: 535 5.7.8 ..."
+    (the host alone, not host[address]); the server saw AUTH once."""
+    srv = ctx.server(ehlo_keywords=AUTH_KW, replies={
+        "other": "535 5.7.8 Error: authentication failed: bad"})
+    inst = ctx.instance(relay_port=srv.port, start=False)
+    inst.set_main_cf(dict(
+        NO_RETRY, smtp_sasl_auth_enable="yes",
+        smtp_sasl_password_maps=creds(srv.port),
+        smtp_sasl_security_options="noanonymous",
+        smtp_sasl_auth_cache_name="proxy:btree:%s/sasl_auth_cache"
+        % inst.data), reload=False)
+    inst.start()
+    inst.inject(SENDER, ["a@dest.test"], message("cache 1", ["x"]))
+    inst.wait_for_log(status_line(
+        "a@dest.test", "deferred", dsn=r"4\.7\.8", port=srv.port,
+        reason=r"SASL authentication failed; server %s said: 535 5\.7\.8 "
+        r"Error: authentication failed: bad" % RELAY))
+    inst.inject(SENDER, ["b@dest.test"], message("cache 2", ["x"]))
+    inst.wait_for_log(status_line(
+        "b@dest.test", "deferred", dsn=r"4\.7\.8", port=srv.port,
+        reason=r"SASL \[CACHED\] authentication failed; server 127\.0\.0\.1 "
+        r"said: 535 5\.7\.8 Error: authentication failed: bad"))
+    sessions = srv.wait_sessions(2)
+    auth = [c for s in sessions for c in s.commands if c.startswith("AUTH")]
+    assert len(auth) == 1, [s.text() for s in sessions]
