@@ -436,3 +436,26 @@ def test_sasl_auth_cache_remembers_535(ctx):
     sessions = srv.wait_sessions(2)
     auth = [c for s in sessions for c in s.commands if c.startswith("AUTH")]
     assert len(auth) == 1, [s.text() for s in sessions]
+
+
+def test_lmtp_sasl_by_destination(ctx):
+    """LMTP reads the lmtp_ names (smtp_sasl_auth_enable = no here):
+    lmtp_sasl_auth_enable, and a password for the destination as written
+    after "inet:" (127.0.0.1:PORT).  AUTH PLAIN follows LHLO."""
+    srv = ctx.server(lmtp=True, ehlo_keywords=AUTH_KW, replies={
+        "other": "235 2.7.0 Authentication successful"})
+    inst = ctx.instance(relay_port=ctx.free_port(), main_cf=dict(
+        NO_RETRY,
+        transport_maps="inline:{ lmtp.test=lmtp:inet:127.0.0.1:%d }"
+        % srv.port,
+        smtp_sasl_auth_enable="no",
+        lmtp_sasl_auth_enable="yes",
+        lmtp_sasl_password_maps="inline:{ 127.0.0.1:%d=%s:%s }"
+        % (srv.port, USER, PASSWORD),
+        lmtp_sasl_security_options="noanonymous"))
+    inst.inject(SENDER, ["ok@lmtp.test"], message("lmtp auth", ["x"]))
+    inst.wait_queue_empty()
+    [s] = srv.wait_sessions(1)
+    assert s.commands[:2] == [
+        "LHLO client.test",
+        "AUTH PLAIN " + b64("\0%s\0%s" % (USER, PASSWORD))], s.text()
