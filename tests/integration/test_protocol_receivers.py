@@ -1,15 +1,18 @@
 #!/usr/bin/env python3
 """Issue 3: delivery to real receiving SMTP servers from Debian: a second
-private Postfix instance's smtpd (storing to a Maildir through virtual(8))
-and aiosmtpd (python3-aiosmtpd, a second SMTP implementation), each
-receiving the message byte-exact.  Observed with run.py --agent postfix."""
+private Postfix instance's smtpd (storing to a Maildir through virtual(8)),
+aiosmtpd (python3-aiosmtpd) and Exim 4.96 (exim4-daemon-light, unpacked by
+tests/deps.sh), each receiving the message byte-exact.  Observed with
+run.py --agent postfix."""
 
 import re
+
+import pfinstance
 
 from common import (SENDER, RELAY, message, crlf, strip_received,
                     status_line, assert_single)
 from protocol_util import NO_RETRY, qmgr_size
-from receivers import AioSMTPD, postfix_receiver
+from receivers import AioSMTPD, Exim, postfix_receiver
 
 # A body that exercises dot-stuffing, long lines, 8-bit text, blank lines
 # and trailing white space.
@@ -118,3 +121,303 @@ def test_aiosmtpd_receives_byte_exact(ctx):
                                         port=rcv.port,
                                         reason=r"250 2\.0\.0 Ok: stored as "
                                         r"0001"))
+
+
+
+# ---------------------------------------------------------------------------
+# Exim 4.96 (Debian 12's exim4-daemon-light) as the receiving server.  Exim
+# keeps messages with LF line ends and writes its own Received header
+# first; each Maildir copy is that header, the sender's Received header
+# (2 lines), then the message exactly as injected.
+
+EXIM_RCVD = re.compile(
+    rb"Received: from \[127\.0\.0\.1\] \(port=\d+ helo=client\.test\)\n"
+    rb"\tby exim\.test with esmtp \(Exim 4\.96\)\n"
+    rb"\t\(envelope-from <sender@client\.test>\)\n"
+    rb"\tid ([0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2})(?:\n"
+    rb"\tfor (\S+))?;\n"
+    rb"\t[A-Z][a-z]{2}, \d\d? [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d [-+]\d{4}\n")
+EXIM_ID = r"[0-9A-Za-z]{6}-[0-9A-Za-z]{6}-[0-9A-Za-z]{2}"
+
+
+def _first_header(data):
+    """Split an LF message into (first header with its continuation lines,
+    rest)."""
+    lines = data.split(b"\n")
+    i = 1
+    while i < len(lines) and lines[i][:1] in (b" ", b"\t"):
+        i += 1
+    return b"\n".join(lines[:i]) + b"\n", b"\n".join(lines[i:])
+
+
+def _exim_content(data, rcpt=None):
+    """Check Exim's and the sender's Received headers of a stored copy;
+    return (exim id, the rest)."""
+    m = EXIM_RCVD.match(data)
+    assert m, "not Exim's Received header: %r" % data[:300]
+    if rcpt is not None:
+        assert m.group(2) in (None, rcpt.encode()), m.group(0)
+    ours, rest = _first_header(data[m.end():])
+    assert re.match(rb"Received: by client\.test \(Postfix, from userid 0\)\n"
+                    rb"\tid [0-9A-F]+; ", ours), ours
+    return m.group(1).decode(), rest
+
+
+def _exim_session(exim, count=1):
+    s = exim.sessions()
+    assert len(s) == count, "exim saw %d session(s): %s" % (len(s), s)
+    return s
+
+
+def test_exim_receives_byte_exact(ctx):
+    """Exim (PIPELINING, SIZE 52428800, 8BITMIME, CHUNKING, SMTPUTF8)
+    receives one copy for two recipients: its log shows the commands as
+    sent (EHLO client.test, MAIL FROM with SIZE= the size qmgr logged and
+    BODY=8BITMIME, one RCPT each in qmgr's order, DATA, QUIT: no BDAT),
+    its "<=" line the envelope; each stored copy is the message as
+    injected.  The agent logs "250 OK id=EXIMID" for both."""
+    exim = Exim().register(ctx).start()
+    inst = ctx.instance(relay_port=exim.port)
+    msg = _msg("to exim")
+    inst.inject(SENDER, ["bob@dest.test", "alice@dest.test"], msg,
+                extra_args=["-B", "8BITMIME"])
+    inst.wait_queue_empty()
+    size = qmgr_size(inst)
+    ids = set()
+    for u in ("alice", "bob"):
+        [got] = exim.wait_messages(u)
+        eid, rest = _exim_content(got)
+        assert rest == msg, "stored message differs:\n%r\n%r" % (rest, msg)
+        ids.add(eid)
+    [eid] = ids
+    assert _exim_session(exim) == [[
+        "EHLO client.test",
+        "MAIL FROM:<sender@client.test> SIZE=%d BODY=8BITMIME" % size,
+        "RCPT TO:<alice@dest.test>", "RCPT TO:<bob@dest.test>",
+        "DATA", "QUIT"]]
+    exim.wait_log(r"\] %s <= sender@client\.test H=\(client\.test\) "
+                  r"\[127\.0\.0\.1\]:\d+ I=\[127\.0\.0\.1\]:%d P=esmtp .*"
+                  r"from <sender@client\.test> for alice@dest\.test "
+                  r"bob@dest\.test$" % (eid, exim.port))
+    for r in ("alice@dest.test", "bob@dest.test"):
+        assert_single(inst, status_line(r, "sent", dsn=r"2\.0\.0",
+                                        port=exim.port,
+                                        reason=r"250 OK id=%s" % eid))
+    assert not exim.grep_log(r"synchronization error|protocol error")
+
+
+def test_exim_no_pipelining_lockstep(ctx):
+    """Exim without PIPELINING enforces lock-step (a client that sends
+    ahead gets "554 SMTP synchronization error" and is dropped): the
+    agent waits for each reply, the message arrives as injected."""
+    exim = Exim(pipelining=False).register(ctx).start()
+    inst = ctx.instance(relay_port=exim.port)
+    msg = _msg("lockstep")
+    inst.inject(SENDER, ["alice@dest.test", "bob@dest.test"], msg,
+                extra_args=["-B", "8BITMIME"])
+    inst.wait_queue_empty()
+    for u in ("alice", "bob"):
+        [got] = exim.wait_messages(u)
+        assert _exim_content(got)[1] == msg
+    [sess] = _exim_session(exim)
+    assert sess[2:] == ["RCPT TO:<alice@dest.test>",
+                        "RCPT TO:<bob@dest.test>", "DATA", "QUIT"], sess
+    assert not exim.grep_log(r"synchronization error|protocol error")
+    for r in ("alice@dest.test", "bob@dest.test"):
+        assert_single(inst, status_line(r, "sent", dsn=r"2\.0\.0",
+                                        port=exim.port,
+                                        reason=r"250 OK id=%s" % EXIM_ID))
+
+
+def test_exim_rejects_one_recipient(ctx):
+    """Exim's RCPT ACL refuses reject-me@dest.test with "550 5.1.1
+    <reject-me@dest.test>: Recipient rejected by Exim ACL": that recipient
+    bounced (dsn=5.1.1, in reply to RCPT TO), an NDR with the reply, the
+    two others delivered in the same transaction."""
+    exim = Exim().register(ctx).start()
+    inst = ctx.instance(relay_port=exim.port)
+    msg = _msg("partial")
+    inst.inject(SENDER, ["alice@dest.test", "reject-me@dest.test",
+                         "carol@dest.test"], msg)
+    inst.wait_queue_empty()
+    reply = ("550 5.1.1 <reject-me@dest.test>: Recipient rejected by Exim "
+             "ACL")
+    assert_single(inst, status_line(
+        "reject-me@dest.test", "bounced", dsn=r"5\.1\.1", port=exim.port,
+        reason=r"host %s said: %s \(in reply to RCPT TO command\)"
+        % (RELAY, re.escape(reply))))
+    for u in ("alice", "carol"):
+        [got] = exim.wait_messages(u)
+        assert _exim_content(got)[1] == msg
+        assert_single(inst, status_line("%s@dest.test" % u, "sent",
+                                        dsn=r"2\.0\.0", port=exim.port,
+                                        reason=r"250 OK id=%s" % EXIM_ID))
+    assert exim.messages("_other") == []
+    [sess] = _exim_session(exim)
+    assert sess[2:] == ["RCPT TO:<alice@dest.test>", "RCPT TO:<carol@dest.test>",
+                        "RCPT TO:<reject-me@dest.test>", "DATA", "QUIT"], sess
+    exim.wait_log(r"F=<sender@client\.test> rejected RCPT "
+                  r"<reject-me@dest\.test>: 5\.1\.1 <reject-me@dest\.test>: "
+                  r"Recipient rejected by Exim ACL$")
+    exim.wait_log(r"<= sender@client\.test .* for alice@dest\.test "
+                  r"carol@dest\.test$")
+    [ndr] = inst.wait_mailbox(1)
+    report = ndr.split(b"Content-Type: message/rfc822")[0].replace(
+        b"\n    ", b" ")
+    assert b"\nFinal-Recipient: rfc822; reject-me@dest.test\n" in report
+    assert ("\nDiagnostic-Code: smtp; %s\n" % reply).encode() in report, ndr
+    assert b"alice@dest.test" not in report and b"carol@" not in report
+
+
+def test_exim_rejects_every_recipient(ctx):
+    """Every RCPT refused by Exim: both bounced with Exim's text, nothing
+    stored; the pipelined DATA was answered by Exim with an error and
+    the session ended with QUIT."""
+    exim = Exim().register(ctx).start()
+    inst = ctx.instance(relay_port=exim.port)
+    inst.inject(SENDER, ["reject1@dest.test", "reject2@dest.test"],
+                _msg("all refused"))
+    inst.wait_queue_empty()
+    for r in ("reject1@dest.test", "reject2@dest.test"):
+        reply = "550 5.1.1 <%s>: Recipient rejected by Exim ACL" % r
+        assert_single(inst, status_line(
+            r, "bounced", dsn=r"5\.1\.1", port=exim.port,
+            reason=r"host %s said: %s \(in reply to RCPT TO command\)"
+            % (RELAY, re.escape(reply))))
+    inst.wait_mailbox(1)
+    [sess] = _exim_session(exim)
+    assert sess[0] == "EHLO client.test" and sess[-1] == "QUIT", sess
+    assert not exim.grep_log(r" <= ")
+    assert exim.messages("_other") == []
+
+
+MIME_MSG = (
+    "From: Sender <sender@client.test>\n"
+    "To: <rcpt@dest.test>\n"
+    "Subject: mime to exim\n"
+    "Date: Wed, 25 Nov 2026 10:00:00 +0000\n"
+    "Message-ID: <mime-exim@client.test>\n"
+    "MIME-Version: 1.0\n"
+    "Content-Type: multipart/alternative; boundary=\"b1\"\n"
+    "\n"
+    "This is a multi-part message.\n"
+    "--b1\n"
+    "Content-Type: text/plain; charset=utf-8\n"
+    "Content-Transfer-Encoding: 8bit\n"
+    "\n"
+    "caf\u00e9 \u00fcber \u65e5\u672c\n"
+    + "\u00e9" * 60 + " long 8-bit line\n"
+    "trailing space \n"
+    ".leading dot\n"
+    "= equals sign\n"
+    "--b1\n"
+    "Content-Type: text/html; charset=utf-8\n"
+    "\n"
+    "<p>caf\u00e9</p>\n"
+    "--b1--\n"
+    "epilogue\n").encode()
+
+
+def _mime_to_exim(ctx, eightbit):
+    """Deliver MIME_MSG (sendmail -B 8BITMIME) to one Exim from the agent
+    under test (to alice) and from Postfix's own smtp in a second instance
+    (to bob); return (agent's copy, reference copy, sessions by rcpt)."""
+    exim = Exim(eightbitmime=eightbit).register(ctx).start()
+    inst = ctx.instance(relay_port=exim.port)
+    ref = pfinstance.Instance(agent="postfix", build=ctx.build,
+                              chroot=ctx.chroot, relay_port=exim.port)
+    ctx.instances.append(ref)
+    ref.start()
+    inst.inject(SENDER, ["alice@dest.test"], MIME_MSG,
+                extra_args=["-B", "8BITMIME"])
+    ref.inject(SENDER, ["bob@dest.test"], MIME_MSG,
+               extra_args=["-B", "8BITMIME"])
+    inst.wait_queue_empty()
+    ref.wait_queue_empty()
+    [mine] = exim.wait_messages("alice")
+    [theirs] = exim.wait_messages("bob")
+    sessions = {}
+    for s in _exim_session(exim, 2):
+        rcpts = [c for c in s if c.startswith("RCPT")]
+        sessions[rcpts[0]] = s
+    assert_single(inst, status_line("alice@dest.test", "sent",
+                                    dsn=r"2\.0\.0", port=exim.port,
+                                    reason=r"250 OK id=%s" % EXIM_ID))
+    return (_exim_content(mine)[1], _exim_content(theirs)[1],
+            sessions["RCPT TO:<alice@dest.test>"],
+            sessions["RCPT TO:<bob@dest.test>"], qmgr_size(inst))
+
+
+def test_exim_8bitmime_offered(ctx):
+    """Exim announces 8BITMIME: MAIL FROM has SIZE= and BODY=8BITMIME, the
+    8-bit message is stored unchanged, and Postfix's own smtp delivers the
+    same bytes to the same Exim."""
+    mine, theirs, sess, ref_sess, size = _mime_to_exim(ctx, True)
+    assert mine == MIME_MSG, "content differs:\n%r" % mine
+    assert mine == theirs
+    assert sess[1] == ("MAIL FROM:<sender@client.test> SIZE=%d "
+                       "BODY=8BITMIME" % size), sess
+    assert sess[0] == ref_sess[0] and sess[1] == ref_sess[1], ref_sess
+
+
+def test_exim_8bitmime_not_offered_downgrade(ctx):
+    """Exim configured with accept_8bitmime = false announces no 8BITMIME
+    (nor SMTPUTF8): the part declared 8bit arrives converted to
+    quoted-printable (76-byte lines, soft breaks, "=20" before a line end,
+    "=3D"), MAIL FROM carries neither SIZE= nor BODY=, and the stored bytes
+    equal, byte for byte, what Postfix's own smtp delivers to the same
+    Exim.  As Postfix, the part without a Content-Transfer-Encoding
+    header (7bit by default) is sent as it is, 8-bit bytes and all."""
+    mine, theirs, sess, ref_sess, size = _mime_to_exim(ctx, False)
+    assert mine == theirs, "differs from Postfix's smtp:\n%r\n%r" % (
+        mine, theirs)
+    assert sess == [c.replace("bob@", "alice@") for c in ref_sess], (
+        sess, ref_sess)
+    assert sess[1] == "MAIL FROM:<sender@client.test>", sess
+    assert b"\nContent-Transfer-Encoding: quoted-printable\n" in mine, mine
+    assert b"caf=C3=A9 =C3=BCber =E6=97=A5=E6=9C=AC\n" in mine, mine
+    assert b"trailing space=20\n" in mine, mine
+    assert b"\n=3D equals sign\n" in mine, mine
+    assert b"\nContent-Type: text/html; charset=utf-8\n\n<p>caf\xc3\xa9</p>\n" \
+        in mine, mine
+    part = mine.split(b"--b1\n")[1]
+    assert all(b < 0x80 for b in part), "8-bit bytes left: %r" % part
+    assert max(len(l) for l in part.split(b"\n")) <= 76, part
+
+
+def _large_body():
+    """About 2.4 MB of lines that dot-stuffing touches: a lone dot, two
+    dots, dots before text, a 998-byte line starting with a dot."""
+    pat = [".", "..", "...", ".x", ". ", "x.", "", "line %d",
+           "." + "d" * 997, ".\t.", "end."]
+    lines = []
+    i = 0
+    while len(lines) < 22000:
+        p = pat[i % len(pat)]
+        lines.append(p % i if "%d" in p else p)
+        i += 1
+    return lines
+
+
+def test_exim_large_message_dot_stuffing(ctx):
+    """A 2.4 MB message with thousands of lines starting with dots (and a
+    lone "." line) reaches Exim byte-exact: SIZE= is what qmgr logged,
+    Exim's log shows the message received and stored."""
+    exim = Exim().register(ctx).start()
+    inst = ctx.instance(relay_port=exim.port)
+    msg = message("large dots", _large_body())
+    assert len(msg) > 2000000
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    inst.wait_queue_empty(timeout=60)
+    [got] = exim.wait_messages("alice", timeout=60)
+    eid, rest = _exim_content(got, "alice@dest.test")
+    assert rest == msg, "stored message differs (%d vs %d bytes)" % (
+        len(rest), len(msg))
+    size = qmgr_size(inst)
+    [sess] = _exim_session(exim)
+    assert sess[1] == "MAIL FROM:<sender@client.test> SIZE=%d" % size, sess
+    exim.wait_log(r"%s => alice <alice@dest\.test> .*R=known T=maildir"
+                  % eid)
+    assert_single(inst, status_line("alice@dest.test", "sent",
+                                    dsn=r"2\.0\.0", port=exim.port,
+                                    reason=r"250 OK id=%s" % eid))
