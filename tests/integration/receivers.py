@@ -354,6 +354,7 @@ tls_advertise_hosts =
 message_size_limit = 50M
 accept_8bitmime = {eightbit}
 pipelining_advertise_hosts = {pipelining}
+dsn_advertise_hosts = {dsn}
 chunking_advertise_hosts = *
 acl_smtp_helo = log_command
 acl_smtp_mail = log_command
@@ -414,7 +415,7 @@ class Exim(_Registered):
     foreground daemon (-bdf) on 127.0.0.1:port.  It announces SIZE
     52428800, 8BITMIME (unless eightbitmime=False), PIPELINING (unless
     pipelining=False; then it enforces lock-step and drops a client that
-    pipelines), CHUNKING, SMTPUTF8; accepts every recipient except local
+    pipelines), CHUNKING, SMTPUTF8, DSN only with dsn=True; accepts every recipient except local
     parts starting with `reject` (550 5.1.1 from the RCPT ACL); stores
     each recipient's copy in DIR/mail/LOCALPART/new/ (Maildir; for the
     local parts in users, else DIR/mail/_other) as Exim keeps messages:
@@ -429,7 +430,8 @@ class Exim(_Registered):
     delivery user (compiled-in never_users)."""
 
     def __init__(self, port=None, users=("alice", "bob", "carol", "rcpt"),
-                 eightbitmime=True, pipelining=True, reject="reject"):
+                 eightbitmime=True, pipelining=True, dsn=False,
+                 reject="reject"):
         self.dir = tempfile.mkdtemp(prefix="postern-exim-", dir="/tmp")
         os.chmod(self.dir, 0o755)
         self.port = port or free_port()
@@ -448,6 +450,7 @@ class Exim(_Registered):
                 bin=EXIM_BIN, dir=self.dir, port=self.port,
                 eightbit="true" if eightbitmime else "false",
                 pipelining="*" if pipelining else ":",
+                dsn="*" if dsn else ":",
                 reject=reject, user=pw.pw_uid, group=pw.pw_gid))
         os.chmod(self.conf, 0o644)
 
@@ -462,6 +465,19 @@ class Exim(_Registered):
             stderr=subprocess.STDOUT, cwd=self.dir)
         _wait_port(self.port, self.proc, timeout, "exim", self.out)
         return self
+
+    def ehlo(self):
+        """The EHLO keywords Exim announces (an extra session, logged as
+        EHLO probe.test and QUIT)."""
+        import smtplib
+        c = smtplib.SMTP("127.0.0.1", self.port, local_hostname="probe.test",
+                         timeout=20)
+        try:
+            code, text = c.ehlo()
+            assert code == 250, (code, text)
+            return text.decode().split("\n")[1:]
+        finally:
+            c.quit()
 
     # -- what it received
 

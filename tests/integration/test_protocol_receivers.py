@@ -204,6 +204,8 @@ def test_exim_receives_byte_exact(ctx):
                                         port=exim.port,
                                         reason=r"250 OK id=%s" % eid))
     assert not exim.grep_log(r"synchronization error|protocol error")
+    assert exim.ehlo() == ["SIZE 52428800", "8BITMIME", "PIPELINING",
+                           "PIPECONNECT", "CHUNKING", "SMTPUTF8", "HELP"]
 
 
 def test_exim_no_pipelining_lockstep(ctx):
@@ -223,6 +225,8 @@ def test_exim_no_pipelining_lockstep(ctx):
     assert sess[2:] == ["RCPT TO:<alice@dest.test>",
                         "RCPT TO:<bob@dest.test>", "DATA", "QUIT"], sess
     assert not exim.grep_log(r"synchronization error|protocol error")
+    assert exim.ehlo() == ["SIZE 52428800", "8BITMIME", "CHUNKING",
+                           "SMTPUTF8", "HELP"]
     for r in ("alice@dest.test", "bob@dest.test"):
         assert_single(inst, status_line(r, "sent", dsn=r"2\.0\.0",
                                         port=exim.port,
@@ -271,8 +275,10 @@ def test_exim_rejects_one_recipient(ctx):
 
 def test_exim_rejects_every_recipient(ctx):
     """Every RCPT refused by Exim: both bounced with Exim's text, nothing
-    stored; the pipelined DATA was answered by Exim with an error and
-    the session ended with QUIT."""
+    stored.  The pipelined DATA is answered "503 Valid RCPT command must
+    precede DATA" (no DATA ACL runs, so Exim logs no DATA); the client
+    then ends the transaction with RSET (Exim: "incomplete transaction
+    (RSET) from <sender@client.test>") and QUIT."""
     exim = Exim().register(ctx).start()
     inst = ctx.instance(relay_port=exim.port)
     inst.inject(SENDER, ["reject1@dest.test", "reject2@dest.test"],
@@ -286,7 +292,12 @@ def test_exim_rejects_every_recipient(ctx):
             % (RELAY, re.escape(reply))))
     inst.wait_mailbox(1)
     [sess] = _exim_session(exim)
-    assert sess[0] == "EHLO client.test" and sess[-1] == "QUIT", sess
+    assert sess[2:] == ["RCPT TO:<reject1@dest.test>",
+                        "RCPT TO:<reject2@dest.test>", "QUIT"], sess
+    exim.wait_log(r"F=<sender@client\.test> rejected RCPT <reject2@dest\.test>")
+    assert len(exim.grep_log(r"\] H=\(client\.test\) \[127\.0\.0\.1\]:\d+ "
+                             r"I=\S+ incomplete transaction \(RSET\) from "
+                             r"<sender@client\.test>$")) == 1
     assert not exim.grep_log(r" <= ")
     assert exim.messages("_other") == []
 
@@ -318,20 +329,18 @@ MIME_MSG = (
     "epilogue\n").encode()
 
 
-def _mime_to_exim(ctx, eightbit):
-    """Deliver MIME_MSG (sendmail -B 8BITMIME) to one Exim from the agent
-    under test (to alice) and from Postfix's own smtp in a second instance
-    (to bob); return (agent's copy, reference copy, sessions by rcpt)."""
-    exim = Exim(eightbitmime=eightbit).register(ctx).start()
+def _with_reference(ctx, exim, msg, args):
+    """Deliver msg (sendmail args) to exim from the agent under test (to
+    alice) and from Postfix's own smtp in a second instance (to bob);
+    return (agent's copy, reference copy, agent's session, reference
+    session, the size qmgr logged) once both are stored."""
     inst = ctx.instance(relay_port=exim.port)
     ref = pfinstance.Instance(agent="postfix", build=ctx.build,
                               chroot=ctx.chroot, relay_port=exim.port)
     ctx.instances.append(ref)
     ref.start()
-    inst.inject(SENDER, ["alice@dest.test"], MIME_MSG,
-                extra_args=["-B", "8BITMIME"])
-    ref.inject(SENDER, ["bob@dest.test"], MIME_MSG,
-               extra_args=["-B", "8BITMIME"])
+    inst.inject(SENDER, ["alice@dest.test"], msg, extra_args=args)
+    ref.inject(SENDER, ["bob@dest.test"], msg, extra_args=args)
     inst.wait_queue_empty()
     ref.wait_queue_empty()
     [mine] = exim.wait_messages("alice")
@@ -339,20 +348,26 @@ def _mime_to_exim(ctx, eightbit):
     sessions = {}
     for s in _exim_session(exim, 2):
         rcpts = [c for c in s if c.startswith("RCPT")]
-        sessions[rcpts[0]] = s
+        sessions[rcpts[0].split()[1]] = s
     assert_single(inst, status_line("alice@dest.test", "sent",
                                     dsn=r"2\.0\.0", port=exim.port,
                                     reason=r"250 OK id=%s" % EXIM_ID))
     return (_exim_content(mine)[1], _exim_content(theirs)[1],
-            sessions["RCPT TO:<alice@dest.test>"],
-            sessions["RCPT TO:<bob@dest.test>"], qmgr_size(inst))
+            sessions["TO:<alice@dest.test>"],
+            sessions["TO:<bob@dest.test>"], qmgr_size(inst))
+
+
+def _mime_to_exim(ctx, eightbit):
+    exim = Exim(eightbitmime=eightbit).register(ctx).start()
+    return (exim,) + _with_reference(ctx, exim, MIME_MSG,
+                                     ["-B", "8BITMIME"])
 
 
 def test_exim_8bitmime_offered(ctx):
     """Exim announces 8BITMIME: MAIL FROM has SIZE= and BODY=8BITMIME, the
     8-bit message is stored unchanged, and Postfix's own smtp delivers the
     same bytes to the same Exim."""
-    mine, theirs, sess, ref_sess, size = _mime_to_exim(ctx, True)
+    _, mine, theirs, sess, ref_sess, size = _mime_to_exim(ctx, True)
     assert mine == MIME_MSG, "content differs:\n%r" % mine
     assert mine == theirs
     assert sess[1] == ("MAIL FROM:<sender@client.test> SIZE=%d "
@@ -368,12 +383,14 @@ def test_exim_8bitmime_not_offered_downgrade(ctx):
     equal, byte for byte, what Postfix's own smtp delivers to the same
     Exim.  As Postfix, the part without a Content-Transfer-Encoding
     header (7bit by default) is sent as it is, 8-bit bytes and all."""
-    mine, theirs, sess, ref_sess, size = _mime_to_exim(ctx, False)
+    exim, mine, theirs, sess, ref_sess, size = _mime_to_exim(ctx, False)
     assert mine == theirs, "differs from Postfix's smtp:\n%r\n%r" % (
         mine, theirs)
     assert sess == [c.replace("bob@", "alice@") for c in ref_sess], (
         sess, ref_sess)
     assert sess[1] == "MAIL FROM:<sender@client.test>", sess
+    assert exim.ehlo() == ["SIZE 52428800", "PIPELINING", "PIPECONNECT",
+                           "CHUNKING", "HELP"]
     assert b"\nContent-Transfer-Encoding: quoted-printable\n" in mine, mine
     assert b"caf=C3=A9 =C3=BCber =E6=97=A5=E6=9C=AC\n" in mine, mine
     assert b"trailing space=20\n" in mine, mine
@@ -421,3 +438,30 @@ def test_exim_large_message_dot_stuffing(ctx):
     assert_single(inst, status_line("alice@dest.test", "sent",
                                     dsn=r"2\.0\.0", port=exim.port,
                                     reason=r"250 OK id=%s" % eid))
+
+
+
+def test_exim_dsn_parameters(ctx):
+    """Exim announcing DSN (dsn_advertise_hosts = *), sendmail -N
+    success,delay,failure -R hdrs -V ENVID: the MAIL FROM and RCPT TO
+    commands Exim logged carry RET=, ENVID=, NOTIFY= and ORCPT= exactly as
+    Postfix's own smtp sends them to the same Exim, the message is stored
+    unchanged, and Exim (asked for NOTIFY=SUCCESS) sends its own success
+    notice to the sender, which its catch-all stores."""
+    exim = Exim(dsn=True).register(ctx).start()
+    msg = _msg("dsn to exim")
+    mine, theirs, sess, ref_sess, size = _with_reference(
+        ctx, exim, msg, ["-N", "success,delay,failure", "-R", "hdrs",
+                         "-V", "env-id-42"])
+    assert mine == msg and theirs == msg
+    assert sess == [c.replace("bob@", "alice@") for c in ref_sess], (
+        sess, ref_sess)
+    assert sess[1] == ("MAIL FROM:<sender@client.test> SIZE=%d "
+                       "ENVID=env-id-42 RET=HDRS" % size), sess
+    assert sess[2] == ("RCPT TO:<alice@dest.test> ORCPT=rfc822;alice@dest."
+                       "test NOTIFY=SUCCESS,FAILURE,DELAY"), sess
+    notices = exim.wait_messages("_other", 2)
+    for rcpt in ("alice@dest.test", "bob@dest.test"):
+        assert len([n for n in notices if ("\nFinal-Recipient: rfc822;%s\n"
+                                           % rcpt).encode() in n]) == 1, \
+            notices
