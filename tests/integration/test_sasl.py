@@ -459,3 +459,53 @@ def test_lmtp_sasl_by_destination(ctx):
     assert s.commands[:2] == [
         "LHLO client.test",
         "AUTH PLAIN " + b64("\0%s\0%s" % (USER, PASSWORD))], s.text()
+
+
+# ---------------------------------------------------------------------
+# Configuration errors: fatal, the mail stays queued
+
+def _fatal_case(ctx, settings, lines):
+    srv = ctx.server(ehlo_keywords=AUTH_KW)
+    inst = client(ctx, srv.port, dict(NO_RETRY, **settings))
+    inst.expect_trouble = True
+    inst.inject(SENDER, ["a@dest.test"], message("fatal", ["x"]))
+    for regex in lines:
+        inst.wait_for_log(r"postfix/smtp\[\d+\]: " + regex)
+    assert_none(inst, r"status=(?:sent|bounced)")
+    # Still queued (qmgr puts it back after the agent died).
+    q = inst.queue()
+    assert [r["address"] for e in q for r in e["recipients"]] == \
+        ["a@dest.test"], q
+
+
+def test_sasl_type_not_cyrus_is_fatal(ctx):
+    """smtp_sasl_type = dovecot (Postfix's smtp client has only cyrus):
+    "warning: unsupported SASL client implementation: dovecot", then
+    "fatal: SASL library initialization"; nothing is delivered."""
+    _fatal_case(ctx, {"smtp_sasl_type": "dovecot",
+                      "smtp_sasl_password_maps": "inline:{ x=y:z }"},
+                [r"warning: unsupported SASL client implementation: "
+                 r"dovecot$", r"fatal: SASL library initialization$"])
+
+
+def test_sasl_without_password_maps_is_fatal(ctx):
+    """smtp_sasl_auth_enable = yes without smtp_sasl_password_maps:
+    "fatal: specify a password table via the `smtp_sasl_password_maps'
+    configuration parameter"."""
+    _fatal_case(ctx, {}, [r"fatal: specify a password table via the "
+                          r"`smtp_sasl_password_maps' configuration "
+                          r"parameter$"])
+
+
+def test_sasl_bad_security_option_is_fatal(ctx):
+    """smtp_sasl_security_options = noplaintext, bogus: when a session
+    needs a SASL client, "warning: unknown SASL security options value
+    "bogus" in "noplaintext, bogus"", "warning: bad per-session SASL
+    security properties", "fatal: SASL per-connection initialization
+    failed"."""
+    _fatal_case(ctx, {"smtp_sasl_password_maps": "inline:{ 127.0.0.1=u:p }",
+                      "smtp_sasl_security_options": "noplaintext, bogus"},
+                [r'warning: unknown SASL security options value "bogus" in '
+                 r'"noplaintext, bogus"$',
+                 r"warning: bad per-session SASL security properties$",
+                 r"fatal: SASL per-connection initialization failed$"])
