@@ -175,6 +175,13 @@ const char *smtp_body_checks_find(const char *line, int *error,
  * must not be cached for reuse (Postfix turns connection caching off). */
 int smtp_sasl_sender_dependent(void);
 
+/* smtp_generic.c */
+struct header_opts;
+void smtp_generic_init(void);
+int smtp_generic_active(void);
+int smtp_generic_addr(struct strbuf *addr);
+int smtp_generic_header(struct strbuf *buf, const struct header_opts *info);
+
 /* smtp_session.c */
 struct smtp_session *smtp_session_create(struct stream *stream,
 					 const char *host, const char *addr,

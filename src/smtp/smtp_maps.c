@@ -108,6 +108,7 @@ smtp_maps_init(void)
 	ehlo_discard_maps = open_maps(title,
 				      var_smtp_discard_ehlo_keyword_address_maps,
 				      MAPS_FLAG_LOCK);
+	smtp_generic_init();
 	snprintf(title, sizeof(title), "%s_header_checks", lmtp);
 	header_checks[0] = open_maps(title, var_smtp_header_checks,
 				     MAPS_FLAG_LOCK);

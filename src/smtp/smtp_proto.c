@@ -264,12 +264,14 @@ send_mail_from(struct xfer *x)
 	struct smtp_state *state = x->state;
 	struct smtp_session *session = state->session;
 	struct deliver_request *req = state->req;
-	struct strbuf cmd = STRBUF_INIT;
+	struct strbuf cmd = STRBUF_INIT, addr = STRBUF_INIT;
 
 	req->msg_stats.reuse_count = 0;
 	gettimeofday(&req->msg_stats.conn_setup_done, NULL);
+	strbuf_set(&addr, req->sender);
+	smtp_generic_addr(&addr);	/* smtp_generic_maps; "" stays "" */
 	strbuf_puts(&cmd, "MAIL FROM:<");
-	smtp_quote_address(&cmd, req->sender);
+	smtp_quote_address(&cmd, strbuf_str(&addr));
 	strbuf_putc(&cmd, '>');
 	/* A downgraded message grows: its size is unknown. */
 	if ((session->features & SMTP_FEATURE_SIZE) && !downgrading(state))
@@ -301,6 +303,7 @@ send_mail_from(struct xfer *x)
 		strbuf_puts(&cmd, " AUTH=<>");
 	send_command(x, STEP_MAIL, -1, "%s", strbuf_str(&cmd));
 	strbuf_release(&cmd);
+	strbuf_release(&addr);
 }
 
 /* known - a client attribute that is present and not "unknown" */
@@ -366,11 +369,15 @@ send_rcpt_to(struct xfer *x, int i)
 {
 	struct smtp_session *session = x->state->session;
 	struct recipient *rcpt = &x->state->req->rcpt[i];
-	struct strbuf cmd = STRBUF_INIT;
+	struct strbuf cmd = STRBUF_INIT, addr = STRBUF_INIT;
 
+	/* The wire gets the generic form; logs and ORCPT keep the original. */
+	strbuf_set(&addr, rcpt->address);
+	smtp_generic_addr(&addr);
 	strbuf_puts(&cmd, "RCPT TO:<");
-	smtp_quote_address(&cmd, rcpt->address);
+	smtp_quote_address(&cmd, strbuf_str(&addr));
 	strbuf_putc(&cmd, '>');
+	strbuf_release(&addr);
 	if (session->features & SMTP_FEATURE_DSN) {
 		struct strbuf orcpt = STRBUF_INIT;
 
@@ -729,10 +736,10 @@ mime_header_checked(void *ctx, int header_class,
 	char *result;
 
 	/* MIME headers anywhere are checked as MIME headers (Postfix). */
-	if (info && (info->flags & HDR_OPT_MIME))
-		header_class = MIME_HDR_MULTIPART;
 	which = header_class == MIME_HDR_PRIMARY ? 0
 	    : header_class == MIME_HDR_MULTIPART ? 1 : 2;
+	if (info && (info->flags & HDR_OPT_MIME))
+		which = 1;
 	action = smtp_header_checks_find(which, strbuf_str(buf), &error,
 					 &title);
 	if (action == NULL && error) {
@@ -751,6 +758,13 @@ mime_header_checked(void *ctx, int header_class,
 			free(result);
 		}
 	}
+	/*
+	 * smtp_generic_maps: sender and recipient headers of the message
+	 * itself only (not of attached messages), after the checks, as
+	 * classified before them (Postfix).
+	 */
+	if (header_class == MIME_HDR_PRIMARY && smtp_generic_active())
+		smtp_generic_header(buf, info);
 	mime_header_out(ctx, header_class, info, buf, offset);
 }
 
@@ -825,13 +839,23 @@ send_content(struct smtp_state *state)
 	smtp_stream_setup(state->session, var_smtp_data_xfer_timeout, 1);
 	if (stream_seek(req->fp, req->data_offset) < 0)
 		msg_fatal("seek queue file %s: %m", req->queue_path);
+	/*
+	 * The MIME parser runs when content must be downgraded, checked, or
+	 * have its header addresses rewritten.  For rewriting alone it only
+	 * needs to find the primary headers (MIME processing off), as with
+	 * Postfix, so attachments are never looked into.
+	 */
 	if (downgrading(state))
 		mime = mime_state_create(MIME_OPT_DOWNGRADE
 					 | MIME_OPT_REPORT_NESTING,
-					 smtp_checks_active() ? &checks_cb
+					 smtp_checks_active()
+					 || smtp_generic_active() ? &checks_cb
 					 : &mime_cb, state);
 	else if (smtp_checks_active())
 		mime = mime_state_create(0, &checks_cb, state);
+	else if (smtp_generic_active())
+		mime = mime_state_create(MIME_OPT_DISABLE_MIME, &checks_cb,
+					 state);
 	state->space_left = (size_t)var_smtp_line_length_limit;
 	while ((type = rec_get(req->fp, &rec, 0, REC_FLAG_DEFAULT)) > 0) {
 		if (type != REC_TYPE_NORM && type != REC_TYPE_CONT)

@@ -190,7 +190,6 @@ def test_lmtp_discard_lhlo_keywords(ctx):
                   r"PIPELINING SIZE$")
 
 
-@pending("issue 5: smtp_generic_maps not built yet")
 def test_generic_maps_envelope_and_headers(ctx):
     """smtp_generic_maps (inline) rewrites the envelope sender and
     recipient on the wire and the address headers of the content;
