@@ -617,6 +617,57 @@ find_self(struct dns_rr *list)
 	return NULL;
 }
 
+/* same_ip - two socket addresses hold the same IP address */
+static int
+same_ip(const struct sockaddr *a, const struct sockaddr *b)
+{
+	if (a->sa_family != b->sa_family)
+		return 0;
+	if (a->sa_family == AF_INET)
+		return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+			      &((const struct sockaddr_in *)b)->sin_addr,
+			      sizeof(struct in_addr)) == 0;
+	if (a->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+			      &((const struct sockaddr_in6 *)b)->sin6_addr,
+			      sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+/*
+ * smtp_addr_is_mine - is a mail address literal ("1.2.3.4", or
+ * "IPv6:..." as RFC 5321 spells it) one of this host's addresses
+ * (inet_interfaces, proxy_interfaces)?  What Postfix's resolve_local()
+ * checks for [address] domains.
+ */
+int
+smtp_addr_is_mine(const char *literal)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr *sa = (struct sockaddr *)&ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strncasecmp(literal, "IPv6:", 5) == 0) {
+		ss.ss_family = AF_INET6;
+		if (inet_pton(AF_INET6, literal + 5,
+			      &((struct sockaddr_in6 *)sa)->sin6_addr) != 1)
+			return 0;
+	} else {
+		ss.ss_family = AF_INET;
+		if (inet_pton(AF_INET, literal,
+			      &((struct sockaddr_in *)sa)->sin_addr) != 1)
+			return 0;
+	}
+	smtp_addr_init();
+	for (int i = 0; i < own_count; i++)
+		if (same_ip(sa, (struct sockaddr *)&own_addrs[i]))
+			return 1;
+	for (int i = 0; i < proxy_count; i++)
+		if (same_ip(sa, (struct sockaddr *)&proxy_addrs[i]))
+			return 1;
+	return 0;
+}
+
 /* truncate_at - drop records of preference pref and worse */
 static struct dns_rr *
 truncate_at(struct dns_rr *list, unsigned pref)

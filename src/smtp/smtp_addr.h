@@ -29,6 +29,8 @@ struct dns_rr *smtp_domain_addr(const char *name, int flags,
 /* Address lookup of one host name or numeric address. */
 struct dns_rr *smtp_host_addr(const char *host, int flags,
 			      struct smtp_why *why);
+/* A mail address literal ("1.2.3.4", "IPv6:::1") that is this host. */
+int smtp_addr_is_mine(const char *literal);
 /* The host name to use for a server address record. */
 const char *smtp_addr_hname(const struct dns_rr *rr);
 

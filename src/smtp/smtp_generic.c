@@ -13,8 +13,9 @@
  * The rewriting is Postfix's, step by step, so that the server sees the
  * same bytes as from Postfix's smtp(8):
  *   - lookup order of generic(5): user+ext@domain, user@domain, then
- *     (when the domain is $myorigin or $mydestination) user+ext and
- *     user, then @domain; keys in external (quoted) form;
+ *     (when the domain is $myorigin, in $mydestination, or an address
+ *     literal of this host) user+ext and user, then @domain; keys in
+ *     external (quoted) form;
  *   - a value "@otherdomain" keeps the user part (without an unmatched
  *     extension); any other value is parsed as an address list and each
  *     address is made canonical by trivial-rewrite(8) (so "joe" becomes
@@ -43,6 +44,7 @@
 #include "global/tok822.h"
 #include "maps/maps.h"
 #include "smtp.h"
+#include "smtp_addr.h"
 #include "util/msg.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -107,8 +109,8 @@ smtp_generic_active(void)
 }
 
 /*
- * is_local - $myorigin or $mydestination (Postfix's resolve_local(),
- * minus its [address literal] check): 1 yes, 0 no, -1 lookup error.
+ * is_local - $myorigin, $mydestination, or [an address of this host]
+ * (Postfix's resolve_local()): 1 yes, 0 no, -1 lookup error.
  */
 static int
 is_local(const char *domain, void *ctx)
@@ -128,6 +130,11 @@ is_local(const char *domain, void *ctx)
 	ret = maps_domain_list_match(local_domains, name);
 	if (ret == 0 && local_domains->error)
 		ret = -1;
+	/* [address]: one of this host's own addresses. */
+	if (ret == 0 && len > 2 && name[0] == '[' && name[len - 1] == ']') {
+		name[len - 1] = 0;
+		ret = smtp_addr_is_mine(name + 1);
+	}
 	free(name);
 	return ret;
 }

@@ -218,6 +218,22 @@ def test_generic_localpart_and_at_domain(ctx):
                       r"smtp_generic_maps result for y@multi\.test$")
 
 
+def test_generic_localpart_local_domains(ctx):
+    """The bare local part is also a key for domains in $mydestination
+    and for address literals of this host ([127.0.0.1] with
+    inet_interfaces = loopback-only), never for other domains."""
+    msg = (b"From: sender@client.test\n"
+           b"To: rcpt@dest.test\n"
+           b"Cc: joe@[127.0.0.1], joe@mydest.test, joe@other.test\n"
+           b"Subject: local\n\nbody\n")
+    _, _, _, rest = _deliver(
+        ctx, {"smtp_generic_maps": "inline:{ joe=local-joe@example.com }",
+              "mydestination": "mydest.test"},
+        ["rcpt@dest.test"], msg)
+    assert b"\r\nCc: local-joe@example.com, local-joe@example.com, " \
+        b"joe@other.test\r\n" in rest, rest
+
+
 def test_generic_address_extension(ctx):
     """recipient_delimiter = +: user+ext@domain matches user@domain;
     the extension is dropped by default and kept when
