@@ -156,7 +156,7 @@ map_address(const char *addr)
 {
 	struct maps_addr_opts opts = {
 		.strategy = MAPS_ADDR_DEFAULT,
-		.rcpt_delim = var_rcpt_delim,
+		.rcpt_delim = var_recipient_delimiter,
 		.is_local = is_local,
 		.query_form = MAPS_ADDR_QUERY_EXTERNAL,
 	};
