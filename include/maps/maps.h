@@ -182,8 +182,7 @@ const char *maps_addr_find(struct maps *maps, const char *address,
 			   const struct maps_addr_opts *opts, char **extp);
 
 /*
- * Domain lists (fast_flush_domains, smtp_connection_cache_destinations,
- * ...), Postfix's domain_list (match_list + match_hostname): items are
+ * Domain lists (fast_flush_domains, ...), Postfix's domain_list (match_list + match_hostname): items are
  * names, ".parent" names, "/file/name" (its lines not starting with '#'
  * are parsed as more items; a missing file becomes a table whose every
  * lookup fails), and "type:table" (looked up with the name, then, for
@@ -202,6 +201,7 @@ struct maps_domain_list {
 	char *title;
 	int error;
 	int parent_matches_sub;
+	int exact;		/* a string list (see below) */
 	int count;
 	struct maps_domain_pattern *patterns;
 };
@@ -216,6 +216,15 @@ int maps_domain_list_match(struct maps_domain_list *list, const char *name);
 int maps_namadr_list_match(struct maps_domain_list *list, const char *name,
 			   const char *addr);
 void maps_domain_list_free(struct maps_domain_list *list);
+
+/*
+ * String lists (smtp_connection_cache_destinations), Postfix's
+ * string_list: the same syntax, but a name matches only an equal item
+ * (case-folded), and a table is asked for the name itself only.  Match
+ * and free with the domain list functions.
+ */
+struct maps_domain_list *maps_string_list_create(const char *title,
+						 const char *spec);
 
 /* Split a Postfix list (commas/whitespace, {} grouping): NULL-terminated
  * xmalloc'd vector; free with maps_argv_free().  Braces that enclose a

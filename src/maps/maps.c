@@ -833,6 +833,18 @@ maps_domain_list_create(const char *title, const char *spec,
 	return list;
 }
 
+/* maps_string_list_create - parse a string list parameter */
+struct maps_domain_list *
+maps_string_list_create(const char *title, const char *spec)
+{
+	struct maps_domain_list *list = xcalloc(1, sizeof(*list));
+
+	list->title = xstrdup(title);
+	list->exact = 1;
+	domain_list_parse(list, spec ? spec : "", 0, 0);
+	return list;
+}
+
 /* domain_match_one - Postfix's match_hostname() for one pattern */
 static int
 domain_match_one(struct maps_domain_list *list,
@@ -841,6 +853,14 @@ domain_match_one(struct maps_domain_list *list,
 	size_t nlen = strlen(name), plen;
 	const char *entry, *next;
 
+	if (p->table && list->exact) {
+		if (map_get(p->table, name) != NULL)
+			return 1;
+		if ((list->error = p->table->error) != 0)
+			msg_warn("%s: %s: table lookup problem", list->title,
+				 p->table->spec);
+		return 0;
+	}
 	if (p->table) {
 		for (entry = name; *entry; entry = next) {
 			if (entry == name || (p->table->flags & MAPS_FLAG_FIXED)) {
@@ -861,6 +881,8 @@ domain_match_one(struct maps_domain_list *list,
 	}
 	if (strcmp(name, p->text) == 0)
 		return 1;
+	if (list->exact)
+		return 0;
 	plen = strlen(p->text);
 	if (nlen <= plen)
 		return 0;

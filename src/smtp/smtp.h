@@ -4,6 +4,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include "global/deliver_request.h"
 #include "global/dsn.h"
@@ -66,7 +67,24 @@ struct smtp_session {
 	char *sasl_user;
 	char *sasl_pass;	/* never logged */
 	struct xsasl_client *sasl_client;
+
+	/*
+	 * Connection caching, as Postfix's expire_time: > 0 the session may
+	 * be cached (and reused until then); 0 it must not be; -1 it must
+	 * not be, because the server failed us (the destination is
+	 * throttled).  See smtp_reuse.c.
+	 */
+	time_t expire_time;
+	char *dest;		/* the next hop it was made for (labels) */
+	int reuse_count;	/* times taken from the cache */
+	int from_cache;		/* reused: no greeting or EHLO to do */
+	int rset_rejected;	/* the RSET probe got no 2xx */
 };
+
+/* Caching decisions on a session (Postfix's THIS_SESSION_IS_* rules). */
+int smtp_session_cached(const struct smtp_session *session);
+int smtp_session_expired(const struct smtp_session *session);
+void smtp_session_dont_cache(struct smtp_session *session);
 
 /* Everything about one delivery request. */
 struct smtp_state {
@@ -83,7 +101,27 @@ struct smtp_state {
 	size_t space_left;	/* of the current output line (DATA) */
 	int complete_session;	/* a transaction ran to its end */
 	struct dsn *why;	/* the last failure, for the caller */
+
+	/* Connection cache (smtp_reuse.c). */
+	int cache_load;		/* look for cached connections */
+	int cache_store;	/* cache connections after use */
+	char *request_nexthop;	/* dest label applies (first good session) */
+	char **cache_used;	/* addresses of reused connections */
+	int cache_used_count;
 };
+
+/* smtp_reuse.c */
+void smtp_reuse_init(void);
+void smtp_reuse_request_done(void);
+void smtp_cache_policy(struct smtp_state *state, const char *domain);
+struct smtp_session *smtp_reuse_nexthop(struct smtp_state *state,
+					int port);
+struct smtp_session *smtp_reuse_addr(struct smtp_state *state,
+				     const char *host, const char *addr,
+				     int port);
+int smtp_reuse_was_used(const struct smtp_state *state, const char *addr);
+void smtp_save_session(struct smtp_state *state);
+void smtp_reuse_state_free(struct smtp_state *state);
 
 /* smtp_main.c */
 extern int smtp_lmtp_mode;
@@ -94,6 +132,7 @@ int smtp_connect(struct smtp_state *state);
 /* smtp_proto.c */
 int smtp_helo(struct smtp_state *state);
 int smtp_xfer(struct smtp_state *state);
+int smtp_rset(struct smtp_state *state);
 void smtp_quit(struct smtp_state *state);
 
 void smtp_stream_setup(struct smtp_session *session, int timeout,
@@ -187,5 +226,12 @@ struct smtp_session *smtp_session_create(struct stream *stream,
 					 const char *host, const char *addr,
 					 int port);
 void smtp_session_free(struct smtp_session *session);
+int smtp_session_passivate(struct smtp_session *session,
+			   const struct smtp_state *state,
+			   struct strbuf *dest_prop, struct strbuf *endp_prop);
+struct smtp_session *smtp_session_activate(int fd, const char *host,
+					   const char *addr, int port,
+					   const char *dest_prop,
+					   const char *endp_prop);
 
 #endif

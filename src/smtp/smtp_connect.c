@@ -46,6 +46,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "global/params.h"
@@ -182,57 +183,72 @@ static void
 session_start(struct smtp_state *state, int fd, const char *host,
 	      const char *addr, int port)
 {
-	state->session = smtp_session_create(stream_fdopen(fd), host, addr,
-					     port);
-	state->session->queue_id = state->req->queue_id;
+	struct smtp_session *session;
+
+	session = smtp_session_create(stream_fdopen(fd), host, addr, port);
+	session->queue_id = state->req->queue_id;
+	session->dest = xstrdup(state->dest ? state->dest : "");
+	/* Reusable for smtp_connection_reuse_time_limit from now on. */
+	if (state->cache_store)
+		session->expire_time = time(NULL)
+		    + var_smtp_connection_reuse_time_limit;
+	state->session = session;
 }
 
-/* session_end - close and forget, recipients ready for the next server */
+/*
+ * session_end - cache the session or close it, recipients ready for the
+ * next server.  A session that was meant for the cache but has been used
+ * long or often enough gets its QUIT now.
+ */
 static void
 session_end(struct smtp_state *state)
 {
 	struct deliver_request *req = state->req;
+	struct smtp_session *session = state->session;
+	int throttled = session->expire_time < 0;
 
-	smtp_session_free(state->session);
+	if (smtp_session_expired(session))
+		smtp_quit(state);	/* no longer cached */
+	if (smtp_session_cached(session)
+	    && stream_error(session->stream) == STREAM_OK)
+		smtp_save_session(state);
+	else
+		smtp_session_free(session);
 	state->session = NULL;
+
+	/*
+	 * Only the first good session is cached under the request's next
+	 * hop, so that later (less preferred) servers never stand in for
+	 * it.
+	 */
+	if (state->request_nexthop && !throttled) {
+		free(state->request_nexthop);
+		state->request_nexthop = NULL;
+	}
 	keep_to_pending(state);
 	/* Set-up time of the next session starts afresh, as in Postfix. */
 	memset(&req->msg_stats.conn_setup_done, 0,
 	       sizeof(req->msg_stats.conn_setup_done));
 	memset(&req->msg_stats.deliver_done, 0,
 	       sizeof(req->msg_stats.deliver_done));
+	req->msg_stats.reuse_count = 0;
 }
 
-/* connect_unix - LMTP over a UNIX-domain socket */
-static void
-connect_unix(struct smtp_state *state, const char *path)
+/* connect_unix_socket - a connected descriptor, or -1 (why is set) */
+static int
+connect_unix_socket(struct smtp_state *state, const char *path)
 {
 	struct sockaddr_un sun;
 	struct pollfd pfd;
 	int fd, n = 0, err = 0;
 	socklen_t errlen = sizeof(err);
 
-	if (*var_smtp_fallback_relay)
-		msg_warn("ignoring \"%s = %s\" setting for non-TCP connections",
-			 "lmtp_fallback_relay", var_smtp_fallback_relay);
-	state->final_server = 1;
-	{
-		struct smtp_why why = { "", STRBUF_INIT };
-		int refused = smtp_tls_refuse(path, var_myhostname, &why);
-
-		if (refused)
-			smtp_set_why(state, why.status, "%s",
-				     strbuf_str(&why.reason));
-		strbuf_release(&why.reason);
-		if (refused)
-			return;
-	}
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		msg_warn("unix-domain name too long: %s", path);
 		smtp_set_why(state, "4.3.5", "Server configuration error");
-		return;
+		return -1;
 	}
 	memcpy(sun.sun_path, path, strlen(path));
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -259,31 +275,174 @@ connect_unix(struct smtp_state *state, const char *path)
 		smtp_set_why(state, "4.4.1", "connect to %s[%s]: %s",
 			     var_myhostname, path, strerror(err));
 		msg_info("%s", state->why->reason);
-		return;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * connect_unix - LMTP over a UNIX-domain socket.  The connection cache
+ * knows it by its path (without "unix:"), and only by destination.
+ */
+static void
+connect_unix(struct smtp_state *state, const char *path)
+{
+	int fd;
+
+	if (*var_smtp_fallback_relay)
+		msg_warn("ignoring \"%s = %s\" setting for non-TCP connections",
+			 "lmtp_fallback_relay", var_smtp_fallback_relay);
+	state->final_server = 1;
+	{
+		struct smtp_why why = { "", STRBUF_INIT };
+		int refused = smtp_tls_refuse(path, var_myhostname, &why);
+
+		if (refused)
+			smtp_set_why(state, why.status, "%s",
+				     strbuf_str(&why.reason));
+		strbuf_release(&why.reason);
+		if (refused)
+			return;
 	}
 	state->dest = path;
-	session_start(state, fd, var_myhostname, path, 0);
-	if (smtp_helo(state) == 0)
-		(void)smtp_xfer(state);
-	else
+	smtp_cache_policy(state, path);
+	if (state->cache_load || state->cache_store)
+		state->request_nexthop = xstrdup(path);
+	if (!state->cache_load || smtp_reuse_nexthop(state, 0) == NULL) {
+		if ((fd = connect_unix_socket(state, path)) < 0)
+			goto out;
+		session_start(state, fd, var_myhostname, path, 0);
+	}
+	if (!state->session->from_cache && smtp_helo(state) != 0)
 		smtp_quit(state);
+	else
+		(void)smtp_xfer(state);
 	session_end(state);
+out:
+	free(state->request_nexthop);
+	state->request_nexthop = NULL;
+}
+
+/* rr_remove - unlink one record from a list and free it */
+static struct dns_rr *
+rr_remove(struct dns_rr *list, struct dns_rr *rr)
+{
+	struct dns_rr **pp;
+
+	for (pp = &list; *pp; pp = &(*pp)->next) {
+		if (*pp == rr) {
+			*pp = rr->next;
+			rr->next = NULL;
+			dns_rr_free(rr);
+			break;
+		}
+	}
+	return list;
+}
+
+/*
+ * update_addr_list - after a reused session: forget its address, or the
+ * whole list once the session or address limit is reached.
+ */
+static void
+update_addr_list(struct dns_rr **addrs, const char *addr, int count)
+{
+	char text[INET6_ADDRSTRLEN];
+
+	if (*addrs == NULL)
+		return;
+	if (count == var_smtp_mx_session_limit
+	    || count == var_smtp_mx_address_limit) {
+		dns_rr_free(*addrs);
+		*addrs = NULL;
+		return;
+	}
+	for (struct dns_rr *rr = *addrs; rr; rr = rr->next) {
+		if (strcmp(dns_rr_addr_text(rr, text, sizeof(text)), addr) == 0) {
+			*addrs = rr_remove(*addrs, rr);
+			break;
+		}
+	}
+}
+
+/* scrub_addr_list - drop addresses already served from the cache */
+static void
+scrub_addr_list(struct smtp_state *state, struct dns_rr **addrs)
+{
+	char text[INET6_ADDRSTRLEN];
+	struct dns_rr *rr, *next;
+
+	for (rr = *addrs; rr; rr = next) {
+		next = rr->next;
+		if (smtp_reuse_was_used(state, dns_rr_addr_text(rr, text, sizeof(text))))
+			*addrs = rr_remove(*addrs, rr);
+	}
+}
+
+/*
+ * reuse_sessions - deliver over cached connections before making new
+ * ones: first the one cached under the request's next hop, then those
+ * cached under the addresses of the most preferred servers.  Addresses
+ * so used leave the list.  Returns the number of sessions, which count
+ * against smtp_mx_session_limit and smtp_mx_address_limit.  A reused
+ * session skips the connection race: it is connected already.
+ */
+static int
+reuse_sessions(struct smtp_state *state, struct dns_rr **addrs, int port,
+	       int final_nexthop)
+{
+	struct smtp_session *session;
+	struct dns_rr *rr, *next;
+	unsigned best_pref = (*addrs)->pref;
+	char text[INET6_ADDRSTRLEN];
+	int count = 0;
+
+	if (state->rcpt_left > 0 && state->request_nexthop
+	    && (session = smtp_reuse_nexthop(state, port)) != NULL) {
+		count = 1;
+		update_addr_list(addrs, session->addr, count);
+		state->final_server = final_nexthop && *addrs == NULL;
+		(void)smtp_xfer(state);
+		session_end(state);
+	}
+	for (rr = *addrs; state->rcpt_left > 0 && rr; rr = next) {
+		if (rr->pref != best_pref)
+			break;
+		next = rr->next;
+		session = smtp_reuse_addr(state, smtp_addr_hname(rr),
+					  dns_rr_addr_text(rr, text, sizeof(text)), port);
+		if (session == NULL)
+			continue;
+		session->features |= SMTP_FEATURE_BEST_MX;
+		count++;
+		update_addr_list(addrs, text, count);	/* may free rr */
+		if (*addrs == NULL)
+			next = NULL;
+		state->final_server = final_nexthop && next == NULL;
+		(void)smtp_xfer(state);
+		session_end(state);
+	}
+	return count;
 }
 
 /*
  * try_servers - sessions with the addresses of one destination until no
  * recipient is left, the session limit is reached, or no address is
- * left.  final_nexthop says whether this is the last destination.
+ * left.  final_nexthop says whether this is the last destination; reused
+ * is the number of sessions already had from the cache.
  */
 static void
 try_servers(struct smtp_state *state, struct dns_rr *addrs, int port,
-	    int final_nexthop, int delay_ms)
+	    int final_nexthop, int delay_ms, int reused)
 {
-	int count = dns_rr_count(addrs), sessions = 0;
+	int count = dns_rr_count(addrs), sessions = reused;
 	struct smtp_race *race;
 
-	if (var_smtp_mx_address_limit > 0 && count > var_smtp_mx_address_limit)
-		count = var_smtp_mx_address_limit;
+	if (var_smtp_mx_address_limit > 0
+	    && count > var_smtp_mx_address_limit - reused)
+		count = var_smtp_mx_address_limit - reused;
+	if (count <= 0)
+		return;
 	race = smtp_race_create(state, addrs, count, port, delay_ms);
 	while (state->rcpt_left > 0) {
 		const struct dns_rr *rr;
@@ -414,8 +573,29 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 			smtp_set_why(state, why.status, "%s",
 				     strbuf_str(&why.reason));
 		} else {
-			try_servers(state, addrs, port, final_nexthop,
-				    delay_ms);
+			int reused = 0;
+
+			/*
+			 * The cache policy follows the first next hop's bare
+			 * domain; sessions are cached under its full form.
+			 */
+			if (i == 0) {
+				smtp_cache_policy(state, host);
+				if (state->cache_load || state->cache_store)
+					state->request_nexthop =
+					    xstrdup(sites[i]);
+			}
+			if (state->cache_load) {
+				if (state->cache_used_count > 0)
+					scrub_addr_list(state, &addrs);
+				if (addrs)
+					reused = reuse_sessions(state, &addrs,
+								port,
+								final_nexthop);
+			}
+			if (addrs && state->rcpt_left > 0)
+				try_servers(state, addrs, port, final_nexthop,
+					    delay_ms, reused);
 		}
 		dns_rr_free(addrs);
 		free(host);
@@ -445,6 +625,8 @@ connect_inet(struct smtp_state *state, const char *nexthop)
 		}
 	}
 	state->dest = NULL;
+	free(state->request_nexthop);
+	state->request_nexthop = NULL;
 	for (int i = 0; i < nsites; i++)
 		free(sites[i]);
 	free(sites);

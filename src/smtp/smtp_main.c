@@ -23,6 +23,14 @@
 
 
 
+/* pre_init - tables and other things to open before the chroot */
+static void
+pre_init(void)
+{
+	smtp_maps_init();
+	smtp_reuse_init();
+}
+
 /* deliver - one request, start to end */
 static int
 deliver(struct deliver_request *req)
@@ -37,6 +45,8 @@ deliver(struct deliver_request *req)
 				   sizeof(*state.rcpt_state));
 	state.rcpt_left = req->rcpt_count;
 	smtp_connect(&state);
+	smtp_reuse_state_free(&state);
+	smtp_reuse_request_done();
 	if (state.rcpt_left > 0)
 		msg_panic("%s: %d recipients left unreported", req->queue_id,
 			  state.rcpt_left);
@@ -81,7 +91,7 @@ int
 main(int argc, char **argv)
 {
 	static const struct server_hooks hooks = {
-		.pre_init = smtp_maps_init,
+		.pre_init = pre_init,
 		.pre_accept = smtp_maps_pre_accept,
 		.service = smtp_service,
 	};

@@ -266,7 +266,7 @@ send_mail_from(struct xfer *x)
 	struct deliver_request *req = state->req;
 	struct strbuf cmd = STRBUF_INIT, addr = STRBUF_INIT;
 
-	req->msg_stats.reuse_count = 0;
+	req->msg_stats.reuse_count = session->reuse_count;
 	gettimeofday(&req->msg_stats.conn_setup_done, NULL);
 	strbuf_set(&addr, req->sender);
 	smtp_generic_addr(&addr);	/* smtp_generic_maps; "" stays "" */
@@ -936,6 +936,25 @@ finish_with_quit(struct xfer *x)
 	return read_replies(x, var_smtp_skip_quit_response ? 1 : 0);
 }
 
+/*
+ * finish - end of the transaction (after the final dot or RSET): a
+ * session that goes to the cache gets no QUIT, only its replies read.
+ * The choice is made here, as the last command goes out; a session past
+ * its reuse time or count limit is closed instead.  Sets *cached.
+ */
+static int
+finish(struct xfer *x, int *cached)
+{
+	struct smtp_session *session = x->state->session;
+
+	if (smtp_session_expired(session))
+		smtp_session_dont_cache(session);
+	if (!smtp_session_cached(session))
+		return finish_with_quit(x);
+	*cached = 1;
+	return read_replies(x, 0);
+}
+
 /* smtp_xfer - one mail transaction */
 int
 smtp_xfer(struct smtp_state *state)
@@ -943,7 +962,7 @@ smtp_xfer(struct smtp_state *state)
 	struct deliver_request *req = state->req;
 	struct smtp_session *session = state->session;
 	struct xfer x;
-	int ret = -1;
+	int ret = -1, cached = 0;
 	int probe = DEL_REQ_TRACE_ONLY(req->flags);
 
 	if (session->size_limit > 0 && session->size_limit < req->data_size) {
@@ -996,7 +1015,7 @@ smtp_xfer(struct smtp_state *state)
 	if (probe || !x.got_354 || x.nrcpt < 0 || x.mail_rejected) {
 		/* No message to send: end the transaction and leave. */
 		send_command(&x, STEP_RSET, -1, "RSET");
-		if (finish_with_quit(&x) < 0)
+		if (finish(&x, &cached) < 0)
 			goto out;
 		ret = 0;
 		goto out;
@@ -1022,10 +1041,13 @@ smtp_xfer(struct smtp_state *state)
 	} else {
 		send_command(&x, STEP_DOT, -1, ".");
 	}
-	if (finish_with_quit(&x) < 0)
+	if (finish(&x, &cached) < 0)
 		goto out;
 	ret = 0;
 out:
+	/* Anything but a clean end without QUIT: not for the cache. */
+	if (ret < 0 || !cached)
+		smtp_session_dont_cache(session);
 	/* Later failures elsewhere must not mark the destination dead. */
 	if (ret == 0 && stream_error(session->stream) == STREAM_OK)
 		state->complete_session = 1;
@@ -1479,13 +1501,42 @@ out:
 	return ret;
 }
 
-/* smtp_quit - polite goodbye after a failed handshake */
+/*
+ * smtp_rset - the RSET probe of a session taken from the cache: 0 when
+ * the server answered (session->rset_rejected tells whether with 2xx),
+ * -1 when the connection is gone.  Nothing is logged or reported: the
+ * caller just makes a new connection.
+ */
+int
+smtp_rset(struct smtp_state *state)
+{
+	struct smtp_session *session = state->session;
+	struct smtp_resp resp;
+	int ret = -1;
+
+	smtp_resp_init(&resp);
+	if (msg_verbose)
+		msg_info("> %s: RSET", session->namaddrport);
+	smtp_stream_setup(session, var_smtp_rset_timeout, 0);
+	stream_puts(session->stream, "RSET\r\n");
+	if (stream_flush(session->stream) == 0
+	    && smtp_resp_read(session, &resp) == 0) {
+		if (resp.code / 100 != 2)
+			session->rset_rejected = 1;
+		ret = 0;
+	}
+	smtp_resp_release(&resp);
+	return ret;
+}
+
+/* smtp_quit - polite goodbye; the session is not cached after this */
 void
 smtp_quit(struct smtp_state *state)
 {
 	struct smtp_session *session = state->session;
 	struct smtp_resp resp;
 
+	smtp_session_dont_cache(session);
 	if (stream_error(session->stream))
 		return;
 	smtp_resp_init(&resp);

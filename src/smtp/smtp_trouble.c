@@ -89,6 +89,8 @@ bulk_fail(struct smtp_state *state, int throttle)
 	int soft_bounce = state->why->status[0] == '5' && var_soft_bounce;
 	int aggregate = 0;
 
+	if (throttle && state->session)
+		state->session->expire_time = -1;	/* not for the cache */
 	if ((soft || soft_bounce) && !state->final_server) {
 		/* Let the next server have a go at these recipients. */
 		msg_info("%s: %s", req->queue_id, state->why->reason);
@@ -115,6 +117,7 @@ bulk_fail(struct smtp_state *state, int throttle)
 		deliver_request_set_hop_status(req, state->why);
 	return -1;
 }
+
 
 /* check_code - replies that show a protocol problem on either side */
 static void

@@ -3,12 +3,10 @@
 reused for the next message, as Postfix 3.7's smtp(8) does it.  Observed
 with run.py --agent postfix."""
 
-from common import pending
 from common import SENDER, RELAY, message, status_line, assert_single
 from protocol_util import NO_RETRY
 
 
-@pending("connection cache (scache) not built yet")
 def test_connection_reuse_two_messages(ctx):
     """smtp_connection_cache_destinations = 127.0.0.1: two messages
     released together go over one connection: EHLO once, then for each

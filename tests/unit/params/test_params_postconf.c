@@ -40,7 +40,6 @@ static const char *const not_in_postconf[] = {
 	"lmtp_cache_connection",		/* obsolete */
 	"transport_destination_concurrency_limit",	/* placeholder */
 	"transport_destination_recipient_limit",	/* placeholder */
-	"scache_service_name",			/* Postern's own */
 	"smtp_connection_race_delay",		/* Postern's own */
 	"lmtp_connection_race_delay",		/* Postern's own */
 	NULL,
