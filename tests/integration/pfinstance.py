@@ -126,7 +126,7 @@ class Instance:
 
     def __init__(self, agent="postfix", build="build", chroot="n",
                  relay_port=None, main_cf=None, master_cf_extra=None,
-                 vmailbox=None, keep=None):
+                 vmailbox=None, keep=None, drop_services=()):
         if chroot not in ("y", "n"):
             raise ValueError("chroot must be y or n")
         self.agent = agent
@@ -135,6 +135,8 @@ class Instance:
         self.relay_port = relay_port
         self.main_cf_extra = dict(main_cf or {})
         self.master_cf_extra = master_cf_extra or ""
+        # master.cf services left out (e.g. "scache": not running)
+        self.drop_services = tuple(drop_services)
         self.vmailbox = vmailbox or {SENDER: "client.test/sender/"}
         self.keep = (os.environ.get("KEEP") == "1") if keep is None else keep
         self.smtp_prog, self.lmtp_prog = agent_paths(agent, self.build)
@@ -223,7 +225,8 @@ class Instance:
             fields = line.split()
             if (line and not line[0].isspace() and not line.startswith("#")
                     and len(fields) >= 8):
-                if fields[0] == "smtp" and fields[1] == "inet":
+                if (fields[0] == "smtp" and fields[1] == "inet"
+                        or fields[0] in self.drop_services):
                     out.append("#" + line)
                     continue
                 if fields[0] in AGENT_SERVICES and fields[1] == "unix":
