@@ -254,3 +254,58 @@ def test_scache_lmtp_unix_socket(ctx):
     _assert_all_sent(inst, addrs, ident="postfix/lmtp")
     assert_single(inst, r"postfix/lmtp\[\d+\]: [0-9A-F]+: to=<[ab]@lmtp\."
                   r"test>, relay=client\.test\[lmtpsock/sock\], conn_use=2, ")
+
+
+def test_scache_sender_dependent_labels(ctx):
+    """smtp_sender_dependent_authentication = yes with
+    smtp_sasl_password_maps set: Postfix 3.7 does not turn caching off (as
+    its manual says) but files connections under the sender too, so a
+    connection is reused only for mail from the same sender.  Three
+    messages, two from one sender and one from another: two connections,
+    one conn_use=2 line, for the sender who sent two."""
+    srv = ctx.server()
+    inst = _held_instance(ctx, srv.port, {
+        "smtp_connection_cache_destinations": "127.0.0.1",
+        "smtp_sender_dependent_authentication": "yes",
+        "smtp_sasl_password_maps": "inline:{ nobody@nowhere.test=x:y }"})
+    other = "other@client.test"
+    mails = [(SENDER, "a"), (SENDER, "b"), (other, "c")]
+    for sender, rcpt in mails:
+        a = "%s@dest.test" % rcpt
+        inst.inject(sender, [a], message("HOLD %s" % a, ["body"], to=a))
+    inst.wait_queue(lambda q: len(q) == 3 and all(
+        m["queue_name"] == "hold" for m in q), what="hold queue")
+    inst.release_all()
+    inst.flush()
+    inst.wait_queue_empty()
+    ss = srv.wait_sessions(2, closed=False)
+    ctx.note(srv.transcript_text())
+    assert len(ss) == 2, "%d sessions" % len(ss)
+    senders = sorted([t.mail_from for t in s.transactions] for s in ss)
+    assert senders == [[other], [SENDER, SENDER]], senders
+    _assert_all_sent(inst, ["a@dest.test", "b@dest.test", "c@dest.test"])
+    assert_single(inst, r"to=<[ab]@dest\.test>, relay=%s:%d, conn_use=2, "
+                  % (RELAY, srv.port))
+
+
+def test_scache_after_refused_transaction(ctx):
+    """A transaction whose only recipient is refused ends with RSET (the
+    "final RSET") and the connection is still cached; the other message
+    goes over it after the RSET probe.  One connection, two RSETs, one
+    conn_use=2 line, the refused recipient bounced."""
+    srv = ctx.server(rcpt_rules={r"^hard@": "550 5.1.1 User unknown"})
+    inst = _held_instance(ctx, srv.port, {
+        "smtp_connection_cache_destinations": "127.0.0.1"})
+    _send_held(inst, ["hard", "b"])
+    ss = srv.wait_sessions(1, closed=False)
+    ctx.note(srv.transcript_text())
+    assert len(ss) == 1, "%d sessions" % len(ss)
+    v = _verbs(ss[0])
+    assert v.count("EHLO") == 1 and v.count("RSET") == 2, v
+    assert v.count("MAIL") == 2 and "QUIT" not in v[:-1], v
+    _assert_all_sent(inst, ["b@dest.test"])
+    assert_single(inst, r"to=<hard@dest\.test>, relay=%s:%d, "
+                  r"(conn_use=2, )?delay=.*, dsn=5\.1\.1, status=bounced "
+                  r"\(host %s said: 550 5\.1\.1 User unknown \(in reply to "
+                  r"RCPT TO command\)\)$" % (RELAY, srv.port, RELAY))
+    assert_single(inst, r"conn_use=2, ")
