@@ -16,7 +16,8 @@
  */
 struct scache;
 
-struct scache *scache_create(const char *service, int timeout);
+struct scache *scache_create(const char *service, int timeout,
+			     int idle_limit, int ttl_limit);
 void scache_free(struct scache *cache);
 /* Drop the connection to the server (it is made again when needed). */
 void scache_disconnect(struct scache *cache);

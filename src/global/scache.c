@@ -3,8 +3,10 @@
  *
  * scache_create() names the service (connection_cache_service_name,
  *	reached as private/<name> relative to the queue directory, so it
- *	works chrooted or not) and the time limit of each read or write
- *	(connection_cache_protocol_timeout).  Nothing is connected yet.
+ *	works chrooted or not), the time limit of each read or write
+ *	(connection_cache_protocol_timeout), and how long the connection
+ *	may stay unused (ipc_idle) or open (ipc_ttl) before it is made
+ *	afresh.  Nothing is connected yet.
  * scache_find_dest() and scache_find_endp() look a connection up by
  *	destination label or by endpoint label; on a hit the server hands
  *	the descriptor over and forgets it.
@@ -43,6 +45,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "global/attr.h"
@@ -60,18 +63,25 @@
 struct scache {
 	char *service;		/* private/<service> */
 	int timeout;		/* seconds per read or write */
+	int idle_limit;		/* reconnect after this long unused */
+	int ttl_limit;		/* reconnect after this long connected */
 	struct stream *stream;	/* NULL: not connected */
+	time_t connected;	/* when stream was made */
+	time_t last_used;	/* when stream was last used */
 	int disabled;		/* gave up: every call is a miss */
 };
 
 /* scache_create - a client for private/<service>; connects on demand */
 struct scache *
-scache_create(const char *service, int timeout)
+scache_create(const char *service, int timeout, int idle_limit,
+	      int ttl_limit)
 {
 	struct scache *cache = xcalloc(1, sizeof(*cache));
 
 	cache->service = xstrdup(service);
 	cache->timeout = timeout;
+	cache->idle_limit = idle_limit;
+	cache->ttl_limit = ttl_limit;
 	return cache;
 }
 
@@ -96,13 +106,28 @@ scache_free(struct scache *cache)
 	free(cache);
 }
 
-/* server - the connection to the server, made when needed; NULL on trouble */
+/*
+ * server - the connection to the server, made when needed; NULL on
+ * trouble.  A connection unused for ipc_idle seconds, or older than
+ * ipc_ttl, is replaced first: the server may have given up on it.
+ */
 static struct stream *
 server(struct scache *cache)
 {
-	if (cache->stream == NULL)
+	time_t now = time(NULL);
+
+	if (cache->stream
+	    && ((cache->idle_limit > 0
+		 && now - cache->last_used >= cache->idle_limit)
+		|| (cache->ttl_limit > 0
+		    && now - cache->connected >= cache->ttl_limit)))
+		scache_disconnect(cache);
+	if (cache->stream == NULL) {
 		cache->stream = mail_connect("private", cache->service,
 					     SCACHE_PROTOCOL, cache->timeout);
+		cache->connected = now;
+	}
+	cache->last_used = now;
 	return cache->stream;
 }
 

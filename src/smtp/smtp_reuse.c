@@ -68,7 +68,8 @@ smtp_reuse_init(void)
 			var_smtp_connection_cache_destinations);
 	if (cache_dest || var_smtp_connection_cache_on_demand)
 		scache = scache_create(var_scache_service_name,
-				       var_connection_cache_protocol_timeout);
+				       var_connection_cache_protocol_timeout,
+				       var_ipc_idle, var_ipc_ttl);
 }
 
 /* smtp_reuse_request_done - no scache connection while idle */

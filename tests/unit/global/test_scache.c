@@ -144,7 +144,7 @@ server(int pipe_end)
 static void
 test_protocol(void **unused)
 {
-	struct scache *cache = scache_create("scache", 5);
+	struct scache *cache = scache_create("scache", 5, 5, 1000);
 	struct strbuf p1 = STRBUF_INIT, p2 = STRBUF_INIT;
 	int pipefd[2], fd, status;
 	pid_t pid;
@@ -182,7 +182,7 @@ test_protocol(void **unused)
 static void
 test_unreachable(void **unused)
 {
-	struct scache *cache = scache_create("nosuch", 5);
+	struct scache *cache = scache_create("nosuch", 5, 5, 1000);
 	struct strbuf p1 = STRBUF_INIT;
 	int pipefd[2];
 	char byte;
