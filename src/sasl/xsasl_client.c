@@ -36,7 +36,7 @@ struct xsasl_client {
 	sasl_callback_t callbacks[4];	/* context: this object */
 	char *username;
 	char *password;		/* for the callback only; never logged */
-	sasl_secret_t *secret;	/* libsasl2 keeps a pointer to it */
+	sasl_secret_t *secret;	/* the last one handed to libsasl2 */
 };
 
 static int initialized;
@@ -141,12 +141,19 @@ get_pass(sasl_conn_t *conn, void *context, int id, sasl_secret_t **psecret)
 		return SASL_BADPARAM;
 	if (client->password == NULL)
 		msg_panic("xsasl get_pass: no password looked up");
+	/*
+	 * libsasl2 may wipe the secret once it is done with it, and it
+	 * must live until the next call: a fresh copy each time, the old
+	 * one freed now.
+	 */
 	len = strlen(client->password);
-	if (client->secret == NULL) {
-		client->secret = xmalloc(sizeof(sasl_secret_t) + len);
-		client->secret->len = len;
-		memcpy(client->secret->data, client->password, len + 1);
+	if (client->secret) {
+		memset(client->secret->data, 0, client->secret->len);
+		free(client->secret);
 	}
+	client->secret = xmalloc(sizeof(sasl_secret_t) + len);
+	client->secret->len = len;
+	memcpy(client->secret->data, client->password, len + 1);
 	*psecret = client->secret;
 	return SASL_OK;
 }

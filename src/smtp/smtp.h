@@ -210,9 +210,20 @@ const char *smtp_header_checks_find(int which, const char *header,
 const char *smtp_body_checks_find(const char *line, int *error,
 				  const char **title);
 
-/* smtp_sasl.c: SASL credentials depend on the sender, so a connection
- * must not be cached for reuse (Postfix turns connection caching off). */
+/*
+ * smtp_sasl.c: what SASL credentials may depend on, for the connection
+ * cache keys (Postfix 3.7's smtp.h COND_SASL_SMTP_KEY_FLAG_*): with
+ * smtp_sender_dependent_authentication and a password table, both the
+ * destination and the endpoint key include the sender; with a password
+ * table, the endpoint key includes the current next hop and the server's
+ * host name.  (Postfix's manual says sender-dependent authentication
+ * turns caching off; 3.7 keys the cache by sender instead.)
+ * smtp_sasl_sender_dependent() says whether this delivery looks up
+ * credentials by sender (SMTP only, SASL on).
+ */
 int smtp_sasl_sender_dependent(void);
+int smtp_sasl_key_sender(void);
+int smtp_sasl_key_host(void);
 
 /* smtp_generic.c */
 struct header_opts;

@@ -7,9 +7,9 @@
  *   smtp_sasl_helo_login()    after EHLO: find credentials, authenticate
  *   smtp_sasl_cleanup()       per-session state, wiped
  *   smtp_sasl_passwd_find()   the credential lookup (also for unit tests)
- *   smtp_sasl_sender_dependent()  credentials depend on the sender, so a
- *                             cached connection must not be reused for
- *                             another sender (the connection cache asks)
+ *   smtp_sasl_sender_dependent()  credentials are looked up by sender
+ *   smtp_sasl_key_sender(), smtp_sasl_key_host()  what the connection
+ *                             cache keys must include (see smtp.h)
  *
  * As in Postfix 3.7: a server that announces AUTH is authenticated to
  * only when smtp_sasl_password_maps has credentials for it; none means
@@ -90,6 +90,21 @@ smtp_sasl_sender_dependent(void)
 {
 	return var_smtp_sasl_auth_enable && !smtp_lmtp_mode
 	    && var_smtp_sender_dependent_authentication;
+}
+
+/* smtp_sasl_key_sender - cache keys must include the sender */
+int
+smtp_sasl_key_sender(void)
+{
+	return var_smtp_sender_dependent_authentication
+	    && *var_smtp_sasl_password_maps;
+}
+
+/* smtp_sasl_key_host - endpoint keys must include next hop and host */
+int
+smtp_sasl_key_host(void)
+{
+	return *var_smtp_sasl_password_maps != 0;
 }
 
 /* is_local - a domain this host receives mail for (mydestination) */
@@ -427,7 +442,9 @@ smtp_sasl_helo_login(struct smtp_state *state, enum smtp_sasl_channel channel)
 	strbuf_release(&reply);
 	if (ret > 0)
 		return 0;
-	if (ret < 0 && stream_error(session->stream) != STREAM_OK)
+	/* A broken connection, or a reply filter lookup error. */
+	if (ret < 0 && (stream_error(session->stream) != STREAM_OK
+			|| session->data_error))
 		return SMTP_SASL_BROKEN;
 	smtp_sess_fail_why(state);
 	return -1;
