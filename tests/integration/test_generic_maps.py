@@ -152,6 +152,55 @@ def test_generic_hash_headers_byte_exact(ctx):
         d.cleanup()
 
 
+TRICKY = (
+    b'From: ' + b'Very Long Phrase ' * 16 + b'<sender@client.test>\n'
+    b'To: <rcpt (inside) @ dest.test>, "caf\xc3\xa9" <r2@dest.test>\n'
+    b'Cc:\n'
+    b'\trcpt@dest.test\n'
+    b'Reply-To: ' + b', '.join(b'user%02d@x.test' % i for i in range(90))
+    + b'\n'
+    b'Subject: tricky\n'
+    b'\n'
+    b'body\n')
+
+
+def test_generic_tricky_headers_byte_exact(ctx):
+    """Harder headers, byte for byte as Postfix's smtp sends them: a
+    phrase of more than 250 bytes (reduced to <address>, with a warning),
+    a comment and blanks inside <> (the comment stays inside), an 8-bit
+    phrase, a header whose
+    value starts on a continuation line, and an address list longer
+    than smtp_line_length_limit (one address per line, joined below 70
+    columns)."""
+    table = ("inline:{ sender@client.test=public@example.com,"
+             " rcpt@dest.test=other@dest.test,"
+             " r2@dest.test=second@example.com, @x.test=@xx.test }")
+    # The 8-bit header makes sendmail's mail need SMTPUTF8.
+    inst, _, _, rest = _deliver(
+        ctx, {"smtp_generic_maps": table}, ["rcpt@dest.test"], TRICKY,
+        server_kw={"ehlo_keywords": ["PIPELINING", "SIZE 10240000",
+                                     "ENHANCEDSTATUSCODES", "8BITMIME",
+                                     "SMTPUTF8"]})
+    want = (b'From: <public@example.com>\r\n'
+            b'To: <other@dest.test (inside)>, "caf\xc3\xa9" '
+            b'<second@example.com>\r\n'
+            b'Cc: other@dest.test\r\n')
+    lines = [b'user%02d@xx.test' % i for i in range(90)]
+    folded, cur = [], b'Reply-To: ' + lines[0] + b','
+    for a in lines[1:]:
+        piece = a + (b',' if a != lines[-1] else b'')
+        if len(cur) + 1 + len(piece) - (1 if folded else 0) < 70:
+            cur += b' ' + piece
+        else:
+            folded.append(cur)
+            cur = b'\t' + piece
+    folded.append(cur)
+    want += b'\r\n'.join(folded) + b'\r\nSubject: tricky\r\n'
+    assert rest.startswith(want), (rest, want)
+    inst.wait_for_log(r"postfix/smtp\[\d+\]: warning: stripping too many "
+                      r"comments from address: Very Long Phrase Very")
+
+
 def test_generic_untouched_header_kept_as_is(ctx):
     """A header with no address in the table goes out exactly as it came
     (not rebuilt); a header with an address that the table maps to
