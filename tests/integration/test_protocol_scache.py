@@ -309,3 +309,38 @@ def test_scache_after_refused_transaction(ctx):
                   r"\(host %s said: 550 5\.1\.1 User unknown \(in reply to "
                   r"RCPT TO command\)\)$" % (RELAY, srv.port, RELAY))
     assert_single(inst, r"conn_use=2, ")
+
+
+def test_scache_mx_skips_dead_best_mx(ctx):
+    """MX destination listed in smtp_connection_cache_destinations, its
+    best MX refusing connections: the first message finds the backup MX
+    (one "Connection refused"); the second is delivered over the
+    connection cached under the domain, without trying the dead MX again,
+    logged conn_use=2 with the backup's name.  Runs chrooted only (DNS)."""
+    from test_dns import Env, relay
+
+    def zone(d):
+        d.mx("cached.test", 10, "mx10.cached.test")
+        d.mx("cached.test", 20, "mx20.cached.test")
+        d.a("mx10.cached.test", "127.0.53.121")
+        d.a("mx20.cached.test", "127.0.53.122")
+    e = Env(ctx, zone, main_cf={
+        "smtp_connection_cache_destinations": "cached.test",
+        "smtp_destination_concurrency_limit": "1",
+        "header_checks": "regexp:{ {/^Subject: HOLD/ HOLD} }"})
+    srv = e.server("127.0.53.122")
+    for r in ("a", "b"):
+        e.send("%s@cached.test" % r, subject="HOLD %s" % r)
+    e.inst.wait_queue(lambda q: len(q) == 2 and all(
+        m["queue_name"] == "hold" for m in q), what="hold queue")
+    e.inst.release_all()
+    e.inst.flush()
+    e.inst.wait_queue_empty()
+    ctx.note(srv.transcript_text())
+    assert len(srv.sessions) == 1, "%d sessions" % len(srv.sessions)
+    assert len(srv.transactions()) == 2
+    assert_single(e.inst, r"postfix/smtp\[\d+\]: connect to "
+                  r"mx10\.cached\.test\[127\.0\.53\.121\]:%d: Connection "
+                  r"refused$" % e.port)
+    assert_single(e.inst, r"to=<[ab]@cached\.test>, relay=%s, conn_use=2, "
+                  % relay("mx20.cached.test", "127.0.53.122", e.port))
