@@ -286,6 +286,115 @@ test_garbage(void **unused)
 	}
 }
 
+/* golden_tree - the tree as the golden file writes it */
+static void
+golden_tree(struct strbuf *out, const struct tok822 *tp)
+{
+	for (; tp; tp = tp->next) {
+		strbuf_putc(out, ' ');
+		if (tp->type == TOK822_ADDR) {
+			strbuf_puts(out, "A[");
+			golden_tree(out, tp->head);
+			strbuf_putc(out, ']');
+		} else if (tp->type == TOK822_STARTGRP) {
+			strbuf_putc(out, 'G');
+		} else if (tp->type < 256) {
+			strbuf_printf(out, "o%c", tp->type);
+		} else {
+			strbuf_printf(out, "%d(%s)", tp->type,
+				      strbuf_str(&tp->text));
+		}
+	}
+}
+
+/* golden_line - "TAG:text" with unprintable bytes and '\\' as \xHH */
+static void
+golden_line(struct strbuf *out, int tag, const char *text)
+{
+	strbuf_printf(out, "%c:", tag);
+	for (const unsigned char *cp = (const unsigned char *)text; *cp; cp++)
+		if (*cp < 32 || *cp > 126 || *cp == '\\')
+			strbuf_printf(out, "\\x%02x", *cp);
+		else
+			strbuf_putc(out, *cp);
+	strbuf_putc(out, '\n');
+}
+
+/* golden_case - what the golden file says about one input */
+static void
+golden_case(struct strbuf *out, const char *in)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	struct tok822 *tree = tok822_parse(in), **addrs;
+
+	golden_tree(&tmp, tree);
+	golden_line(out, 'T', strbuf_str(&tmp));
+	tok822_externalize(&tmp, tree, TOK822_STR_DEFL);
+	golden_line(out, 'E', strbuf_str(&tmp));
+	tok822_externalize(&tmp, tree, TOK822_STR_DEFL | TOK822_STR_HEAD);
+	golden_line(out, 'H', strbuf_str(&tmp));
+	tok822_internalize(&tmp, tree, TOK822_STR_DEFL);
+	golden_line(out, 'I', strbuf_str(&tmp));
+	addrs = tok822_grep(tree, TOK822_ADDR);
+	for (struct tok822 **ap = addrs; *ap; ap++) {
+		tok822_internalize(&tmp, (*ap)->head, TOK822_STR_DEFL);
+		golden_line(out, 'a', strbuf_str(&tmp));
+	}
+	free(addrs);
+	tok822_free_tree(tree);
+	strbuf_release(&tmp);
+}
+
+/*
+ * test_postfix_golden - the results of Postfix's own tok822 code for
+ * 602 inputs (random mixes of specials, words and broken syntax; see
+ * tests/fixtures/README) must come out the same, byte for byte.
+ */
+static void
+test_postfix_golden(void **unused)
+{
+	size_t len;
+	char *data = (char *)fixture_load("tok822-postfix-3.7.txt", &len);
+	char *rest = data, *line;
+	struct strbuf want = STRBUF_INIT, got = STRBUF_INIT, in = STRBUF_INIT;
+	int ncase = 0;
+
+	/* Each case: "IN:hex", then its result lines up to the next IN:. */
+	line = strsep(&rest, "\n");
+	while (line) {
+		if (strncmp(line, "IN:", 3) != 0) {
+			line = strsep(&rest, "\n");
+			continue;
+		}
+		strbuf_reset(&in);
+		for (const char *hp = line + 3; hp[0] && hp[1]; hp += 2) {
+			unsigned byte;
+
+			assert_int_equal(sscanf(hp, "%2x", &byte), 1);
+			strbuf_putc(&in, (int)byte);
+		}
+		strbuf_reset(&want);
+		while ((line = strsep(&rest, "\n")) != NULL
+		       && strncmp(line, "IN:", 3) != 0 && *line != 0) {
+			strbuf_puts(&want, line);
+			strbuf_putc(&want, '\n');
+		}
+		strbuf_reset(&got);
+		golden_case(&got, strbuf_str(&in));
+		if (strcmp(strbuf_str(&got), strbuf_str(&want)) != 0)
+			print_error("case %d (%s):\nwant:\n%sgot:\n%s", ncase,
+				    strbuf_str(&in), strbuf_str(&want),
+				    strbuf_str(&got));
+		assert_string_equal(strbuf_str(&got), strbuf_str(&want));
+		ncase++;
+	}
+	assert_int_equal(ncase, 602);
+	strbuf_release(&want);
+	strbuf_release(&got);
+	strbuf_release(&in);
+	free(data);
+}
+
 /* main - run the tests */
 int
 main(void)
@@ -296,6 +405,7 @@ main(void)
 		cmocka_unit_test(test_truncate),
 		cmocka_unit_test(test_quote),
 		cmocka_unit_test(test_garbage),
+		cmocka_unit_test(test_postfix_golden),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
