@@ -509,3 +509,30 @@ def test_sasl_bad_security_option_is_fatal(ctx):
                  r'"noplaintext, bogus"$',
                  r"warning: bad per-session SASL security properties$",
                  r"fatal: SASL per-connection initialization failed$"])
+
+
+def test_sasl_root_only_hash_table(ctx):
+    """The usual set-up: /etc/postfix/sasl_passwd made with postmap, mode
+    0600 and owned by root, key [127.0.0.1]:PORT as in relayhost.  The
+    table is opened before the privilege drop (and the chroot), so the
+    unprivileged agent still finds the credentials."""
+    srv = ctx.server(ehlo_keywords=AUTH_KW,
+                     replies={"other": "235 2.7.0 Authentication successful"})
+    inst = ctx.instance(relay_port=srv.port, start=False)
+    src = os.path.join(inst.etc, "sasl_passwd")
+    with open(src, "w") as f:
+        f.write("[127.0.0.1]:%d %s:%s\n" % (srv.port, USER, PASSWORD))
+    subprocess.run(["postmap", "hash:" + src], check=True, timeout=30)
+    for p in (src, src + ".db"):
+        os.chown(p, 0, 0)
+        os.chmod(p, 0o600)
+    inst.set_main_cf({"smtp_sasl_auth_enable": "yes",
+                      "smtp_sasl_password_maps": "hash:" + src,
+                      "smtp_sasl_security_options": "noanonymous"},
+                     reload=False)
+    inst.start()
+    inst.inject(SENDER, ["a@dest.test"], message("hash", ["x"]))
+    inst.wait_queue_empty()
+    [s] = srv.wait_sessions(1)
+    assert "AUTH PLAIN " + b64("\0%s\0%s" % (USER, PASSWORD)) in \
+        s.commands, s.text()
