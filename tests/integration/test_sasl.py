@@ -536,3 +536,21 @@ def test_sasl_root_only_hash_table(ctx):
     [s] = srv.wait_sessions(1)
     assert "AUTH PLAIN " + b64("\0%s\0%s" % (USER, PASSWORD)) in \
         s.commands, s.text()
+
+
+def test_sasl_password_lookup_error_defers(ctx):
+    """smtp_sasl_password_maps = fail:broken (every lookup fails):
+    "warning: QID: smtp_sasl_password_maps lookup error" and the mail is
+    deferred 4.3.0 "local data error while talking to
+    127.0.0.1[127.0.0.1]", never sent without AUTH."""
+    srv = ctx.server(ehlo_keywords=AUTH_KW)
+    inst = client(ctx, srv.port, dict(
+        NO_RETRY, smtp_sasl_password_maps="fail:broken"))
+    inst.inject(SENDER, ["a@dest.test"], message("lookup error", ["x"]))
+    inst.wait_for_log(status_line(
+        "a@dest.test", "deferred", dsn=r"4\.3\.0", port=srv.port,
+        reason=r"local data error while talking to %s" % RELAY))
+    assert_single(inst, r"postfix/smtp\[\d+\]: warning: [0-9A-F]+: "
+                  r"smtp_sasl_password_maps lookup error$")
+    [s] = srv.wait_sessions(1)
+    assert not [c for c in s.commands if c.startswith("MAIL")], s.text()
