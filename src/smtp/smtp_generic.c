@@ -168,10 +168,20 @@ map_address(const char *addr)
 	int count = 0;
 
 	found = maps_addr_find(generic_maps, addr, &opts, &ext);
+	/* Verbose lines as Postfix's smtp -v writes them. */
+	if (msg_verbose)
+		msg_info("mail_addr_find: %s -> %s", addr, found ? found
+			 : generic_maps->error ? "(try again)" : "(not found)");
 	if (found == NULL) {
 		free(ext);
+		if (msg_verbose)
+			msg_info("mail_addr_map: %s -> %s", addr,
+				 generic_maps->error ? "(try again)"
+				 : "(not found)");
 		if (generic_maps->error)
 			lookup_problem(addr);
+		if (msg_verbose)
+			msg_info("smtp_map11_internal: %s not found", addr);
 		return NULL;
 	}
 	if (*found == '@') {
@@ -196,22 +206,28 @@ map_address(const char *addr)
 	tree = tok822_parse(strbuf_str(&value));
 	addrs = tok822_grep(tree, TOK822_ADDR);
 	for (struct tok822 **ap = addrs; *ap; ap++, count++) {
-		if (count > 0)
-			continue;
+		struct strbuf one = STRBUF_INIT;
+
 		tok822_externalize(&ext_form, (*ap)->head, TOK822_STR_DEFL);
 		rewrite_clnt_canon(&canon, strbuf_str(&ext_form));
-		unquote_822_local(&first, strbuf_str(&canon));
+		unquote_822_local(&one, strbuf_str(&canon));
 		if (propagate && ext) {
-			const char *at = strrchr(strbuf_str(&first), '@');
-			size_t pos = at ? (size_t)(at - first.data) : first.len;
+			const char *at = strrchr(strbuf_str(&one), '@');
+			size_t pos = at ? (size_t)(at - one.data) : one.len;
 			struct strbuf tmp = STRBUF_INIT;
 
-			strbuf_append(&tmp, first.data, pos);
+			strbuf_append(&tmp, one.data, pos);
 			strbuf_puts(&tmp, ext);
-			strbuf_puts(&tmp, strbuf_str(&first) + pos);
-			strbuf_set(&first, strbuf_str(&tmp));
+			strbuf_puts(&tmp, strbuf_str(&one) + pos);
+			strbuf_set(&one, strbuf_str(&tmp));
 			strbuf_release(&tmp);
 		}
+		if (msg_verbose)
+			msg_info("mail_addr_map: %s -> %d: %s", addr, count,
+				 strbuf_str(&one));
+		if (count == 0)
+			strbuf_set(&first, strbuf_str(&one));
+		strbuf_release(&one);
 	}
 	free(addrs);
 	tok822_free_tree(tree);
@@ -224,7 +240,8 @@ map_address(const char *addr)
 		msg_warn("multi-valued %s result for %s", generic_maps->title,
 			 addr);
 	if (msg_verbose)
-		msg_info("smtp_generic: %s -> %s", addr, strbuf_str(&first));
+		msg_info("smtp_map11_internal: %s -> %s", addr,
+			 strbuf_str(&first));
 	result = xstrdup(strbuf_str(&first));
 	free(ext);
 	strbuf_release(&value);
