@@ -222,19 +222,33 @@ maps_argv_free(char **argv)
 static const char *
 standin_lookup(struct map *map, const char *key)
 {
+	msg_warn("%s:%s is unavailable. %s", map->type, map->name,
+		 (const char *)map->priv);
 	map->error = MAPS_ERR_CONFIG;
 	return NULL;
 }
 
-/* standin_init - Postfix's dict_surrogate(): warn now, fail lookups */
+/* standin_close - forget the reason */
+static void
+standin_close(struct map *map)
+{
+	free(map->priv);
+	map->priv = NULL;
+}
+
+/*
+ * standin_init - Postfix's dict_surrogate() in a daemon: the reason is
+ * logged as an error now, and again as a warning with each lookup,
+ * which fails.
+ */
 static void
 standin_init(struct map *map, const char *why)
 {
-	msg_warn("%s:%s is unavailable. %s", map->type, map->name, why);
+	msg_error("%s", why);
 	if (map->close)
 		map->close(map);
-	map->close = NULL;
-	map->priv = NULL;
+	map->close = standin_close;
+	map->priv = xstrdup(why);
 	if (map->stat_fd >= 0)
 		close(map->stat_fd);
 	map->stat_fd = -1;

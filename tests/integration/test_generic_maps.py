@@ -26,6 +26,7 @@ Facts shown here:
 """
 
 import os
+import re
 import subprocess
 
 from common import SENDER, message, strip_received, status_line
@@ -414,6 +415,11 @@ def _fatal_case(ctx, spec, lines):
     inst.inject(SENDER, ["rcpt@dest.test"], message("fatal", ["hi"]))
     for l in lines:
         inst.wait_for_log(l)
+    # ... in this order.
+    log = inst.log_lines()
+    where = [next(i for i, x in enumerate(log) if re.search(l, x))
+             for l in lines]
+    assert where == sorted(where), (where, lines)
     inst.wait_for_log(r"postfix/master\[\d+\]: warning: process \S+/smtp "
                       r"pid \d+ exit status 1$")
     # Nothing was sent past EHLO, and the message is still queued.
@@ -426,10 +432,13 @@ def _fatal_case(ctx, spec, lines):
 
 
 def test_generic_missing_table_is_fatal(ctx):
-    """A hash: table whose .db file is missing: Postfix's smtp logs the
-    table as unavailable, then exits with "map lookup problem" at the
+    """A hash: table whose .db file is missing: Postfix's smtp logs an
+    error when it opens the table, the table as unavailable when it is
+    used, then exits with "map lookup problem" at the
     first lookup (the sender); qmgr keeps the message."""
     _fatal_case(ctx, "hash:/nonexistent/generic", [
+        r"postfix/smtp\[\d+\]: error: open database "
+        r"/nonexistent/generic\.db: No such file or directory$",
         r"postfix/smtp\[\d+\]: warning: hash:/nonexistent/generic is "
         r"unavailable\. open database /nonexistent/generic\.db: No such "
         r"file or directory$",
