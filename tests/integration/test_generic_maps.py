@@ -153,6 +153,23 @@ def test_generic_hash_headers_byte_exact(ctx):
         d.cleanup()
 
 
+def test_generic_with_body_checks_mime_parsed(ctx):
+    """With body checks the message is parsed as MIME (attached messages
+    are recognised as such): the attached message's headers are still
+    not rewritten, and the output is the same as without checks."""
+    inst, _, _, rest = _deliver(
+        ctx, {"smtp_generic_maps": "inline:{ sender@client.test="
+              "public@example.com, rcpt@dest.test=other@dest.test,"
+              " r2@dest.test=second@example.com, @x.test=@xx.test }",
+              "smtp_body_checks": "regexp:{ {/^no such line$$/ WARN} }",
+              "smtp_nested_header_checks":
+              "regexp:{ {/^Subject: attached/ WARN nested} }"},
+        ["rcpt@dest.test", "r2@dest.test"], HEADERS)
+    assert rest == HEADERS_OUT, rest
+    inst.wait_for_log(r"postfix/smtp\[\d+\]: [0-9A-F]+: warning: header "
+                      r"Subject: attached: nested$")
+
+
 TRICKY = (
     b'From: ' + b'Very Long Phrase ' * 16 + b'<sender@client.test>\n'
     b'To: <rcpt (inside) @ dest.test>, "caf\xc3\xa9" <r2@dest.test>\n'
@@ -366,6 +383,25 @@ def test_generic_with_header_checks_and_downgrade(ctx):
     assert b"caf=C3=A9\r\n" in rest, rest
     inst.wait_for_log(r"postfix/smtp\[\d+\]: [0-9A-F]+: warning: header "
                       r"From: Sender <sender@client\.test>")
+
+
+def test_generic_after_header_checks_replace(ctx):
+    """A header replaced by smtp_header_checks (REPLACE) is rewritten in
+    its new form; a header that the checks strip is gone."""
+    msg = (b"From: Sender <sender@client.test>\n"
+           b"To: rcpt@dest.test\n"
+           b"Cc: sender@client.test\n"
+           b"Subject: replace\n\nbody\n")
+    inst, _, _, rest = _deliver(
+        ctx, {"smtp_generic_maps":
+              "inline:{ sender@client.test=public@example.com }",
+              "smtp_header_checks":
+              "regexp:{ {/^From:/ REPLACE From: Changed (c) "
+              "<sender@client.test>}, {/^Cc:/ STRIP} }"},
+        ["rcpt@dest.test"], msg)
+    assert rest.startswith(b"From: Changed (c) <public@example.com>\r\n"
+                           b"To: rcpt@dest.test\r\n"
+                           b"Subject: replace\r\n"), rest
 
 
 def test_generic_null_sender_unchanged(ctx):
