@@ -297,7 +297,11 @@ def inject(port, msgs):
     s.quit()
 
 
-def run_once(agent, build, variant, msgs, tmp):
+def run_once(agent, build, variant, msgs, tmp, hook=None):
+    """One run; returns the measures.  With hook, one message is
+    delivered first, then hook(agent_pids) is called (to attach strace
+    or perf to the running agent) before the others are released; it
+    returns a function called after the last delivery."""
     sink_opts, cf, transport = VARIANTS[variant]
     cf = dict(cf)
     for k, v in cf.items():
@@ -338,6 +342,18 @@ def run_once(agent, build, variant, msgs, tmp):
                 raise RuntimeError("only %d of %d messages on hold" % (
                     len(inst.queue_dir_files("hold")), want_msgs))
             time.sleep(0.1)
+        after = None
+        if hook:
+            first = inst.queue_dir_files("hold")[0]
+            inst.postsuper("-H", first)
+            inst.flush()
+            deadline = time.time() + 30
+            while not agent_pids(inst, transport) or not inst.grep_log(
+                    first + r": to=.*status=sent"):
+                if time.time() > deadline:
+                    raise RuntimeError("warm-up message not sent")
+                time.sleep(0.05)
+            after = hook(agent_pids(inst, transport))
         inst.postsuper("-H", "ALL")
         t0 = time.time()
         inst.flush()
@@ -364,6 +380,8 @@ def run_once(agent, build, variant, msgs, tmp):
                     agent, variant, sent, want))
             time.sleep(0.05)
         wall = t_last - t0
+        if after:
+            after()
         pids = agent_pids(inst, transport)
         for pid in pids:
             r = proc_cpu(pid)

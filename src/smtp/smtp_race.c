@@ -43,6 +43,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -270,6 +272,23 @@ set_windowsize(int fd, int size)
 		msg_warn("setsockopt SO_RCVBUF %d: %m", size);
 }
 
+/*
+ * set_nodelay - no Nagle.  Output is gathered in the stream buffer and
+ * written only when the buffer is full or before a reply is awaited, so
+ * Nagle never saves a packet; it only holds back the tail of a write that
+ * follows a full one (a message larger than the buffer) until the server's
+ * delayed ACK, tens of milliseconds later.  Postfix avoids this by sizing
+ * its buffer to 4 MSS; a larger message stalls there too.
+ */
+static void
+set_nodelay(int fd)
+{
+	int on = 1;
+
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on)) < 0)
+		msg_warn("setsockopt TCP_NODELAY: %m");
+}
+
 /* start - begin an attempt at the next address; 0 started, -1 failed */
 static int
 start(struct smtp_race *race)
@@ -296,6 +315,7 @@ start(struct smtp_race *race)
 		msg_fatal("smtp_connect_addr: socket: %m");
 	if (var_tcp_windowsize > 0)
 		set_windowsize(fd, var_tcp_windowsize);
+	set_nodelay(fd);
 	if (*(ss.ss_family == AF_INET6 ? var_smtp_bind_address6
 	      : var_smtp_bind_address)) {
 		if (bind_source(race, fd, ss.ss_family) < 0) {
