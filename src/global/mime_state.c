@@ -683,21 +683,31 @@ qp_out(struct mime_state *st, int rec_type, const char *text, size_t len)
 	struct strbuf *out = &st->buf;
 	int ch;
 
-	for (; cp < end; cp++) {
+#define QP_PLAIN(c) (((c) >= 32 || (c) == '\t') && (c) != '=' && (c) <= 126)
+	while (cp < end) {
 		if (out->len > 72) {
 			strbuf_putc(out, '=');
 			body_out(st, REC_TYPE_NORM, out->data, out->len);
 			strbuf_reset(out);
 		}
 		ch = *cp;
-		if ((ch < 32 && ch != '\t') || ch == '=' || ch > 126) {
-			strbuf_putc(out, '=');
-			strbuf_putc(out, hex[ch >> 4]);
-			strbuf_putc(out, hex[ch & 0xf]);
+		if (QP_PLAIN(ch)) {
+			/* A run of plain bytes, up to where a soft break is due. */
+			const unsigned char *run = cp;
+			size_t room = 73 - out->len;
+
+			while (cp < end && (size_t)(cp - run) < room
+			       && QP_PLAIN(*cp))
+				cp++;
+			strbuf_append(out, run, (size_t)(cp - run));
 		} else {
-			strbuf_putc(out, ch);
+			char enc[3] = {'=', hex[ch >> 4], hex[ch & 0xf]};
+
+			strbuf_append(out, enc, sizeof(enc));
+			cp++;
 		}
 	}
+#undef QP_PLAIN
 	if (rec_type != REC_TYPE_NORM)
 		return;
 	/* Rule 3: a blank before a hard line break is encoded. */

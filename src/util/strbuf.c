@@ -118,6 +118,14 @@ strbuf_putc(struct strbuf *sb, int ch)
 {
 	char c = (char)ch;
 
+	/* Room for the byte and the terminator, under the ceiling. */
+	if (sb->len + 1 < sb->cap
+	    && (sb->ceiling == 0 || sb->len < sb->ceiling)) {
+		sb->data[sb->len++] = c;
+		sb->data[sb->len] = 0;
+		return 0;
+	}
+
 	return strbuf_append(sb, &c, 1);
 }
 
