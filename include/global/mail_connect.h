@@ -6,5 +6,7 @@
 
 struct stream *mail_connect(const char *class_name, const char *service,
 			    const char *protocol, int timeout);
+struct stream *mail_connect_raw(const char *class_name, const char *service,
+				int timeout);
 
 #endif

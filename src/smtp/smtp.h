@@ -32,6 +32,16 @@
 #define SMTP_FEATURE_PIX_DELAY_DOTCRLF	(1 << 17)
 #define SMTP_FEATURE_BEST_MX		(1 << 18)
 
+/* Error classes of notify_classes (Postfix's mail_error.h names). */
+#define SMTP_ERR_CLASS_BOUNCE	(1 << 0)
+#define SMTP_ERR_CLASS_2BOUNCE	(1 << 1)
+#define SMTP_ERR_CLASS_DATA	(1 << 2)
+#define SMTP_ERR_CLASS_DELAY	(1 << 3)
+#define SMTP_ERR_CLASS_POLICY	(1 << 4)
+#define SMTP_ERR_CLASS_PROTOCOL	(1 << 5)
+#define SMTP_ERR_CLASS_RESOURCE	(1 << 6)
+#define SMTP_ERR_CLASS_SOFTWARE	(1 << 7)
+
 /* Recipient progress within one request. */
 enum smtp_rcpt_state {
 	SMTP_RCPT_PENDING = 0,	/* not yet finally handled */
@@ -59,7 +69,7 @@ struct smtp_session {
 	char *namaddrport;	/* host[addr]:port, or host[path] */
 	int features;
 	long size_limit;	/* from EHLO SIZE, 0 = none announced */
-	int protocol_error;	/* reply syntax trouble seen */
+	int error_mask;		/* SMTP_ERR_CLASS_* seen (notify_classes) */
 	const char *queue_id;	/* borrowed from the request, for logs */
 	int data_error;		/* a local lookup failed mid-session */
 	/* SASL (smtp_sasl.c); all NULL unless the server announced AUTH */
@@ -79,6 +89,8 @@ struct smtp_session {
 	int reuse_count;	/* times taken from the cache */
 	int from_cache;		/* reused: no greeting or EHLO to do */
 	int rset_rejected;	/* the RSET probe got no 2xx */
+	char **history;		/* the transcript (smtp_chat.c) */
+	int history_len, history_cap;
 };
 
 /* Caching decisions on a session (Postfix's THIS_SESSION_IS_* rules). */
@@ -195,6 +207,14 @@ void smtp_debug_peer_init(void);
 int smtp_parent_style(const char *name);
 int smtp_debug_peer_check(const char *name, const char *addr);
 void smtp_debug_peer_restore(void);
+/* smtp_chat.c */
+void smtp_chat_init(void);
+char *smtp_printable(char *text);
+void smtp_chat_append(struct smtp_session *session, const char *prefix,
+		      const char *text);
+void smtp_chat_cmd(struct smtp_session *session, const char *command);
+void smtp_chat_free(struct smtp_session *session);
+void smtp_chat_notify(struct smtp_state *state);
 
 /* smtp_maps.c */
 void smtp_maps_init(void);

@@ -196,9 +196,11 @@ session_start(struct smtp_state *state, int fd, const char *host,
 }
 
 /*
- * session_end - cache the session or close it, recipients ready for the
- * next server.  A session that was meant for the cache but has been used
- * long or often enough gets its QUIT now.
+ * session_end - tell the postmaster about trouble (notify_classes), then
+ * cache the session or close it; recipients are ready for the next
+ * server.  A session that was meant for the cache but has been used long
+ * or often enough gets its QUIT now (after the notice, as in Postfix: the
+ * QUIT is not part of the transcript).
  */
 static void
 session_end(struct smtp_state *state)
@@ -207,6 +209,7 @@ session_end(struct smtp_state *state)
 	struct smtp_session *session = state->session;
 	int throttled = session->expire_time < 0;
 
+	smtp_chat_notify(state);
 	if (smtp_session_expired(session))
 		smtp_quit(state);	/* no longer cached */
 	if (smtp_session_cached(session)

@@ -21,7 +21,13 @@
 #include "util/msg.h"
 #include "util/xmalloc.h"
 
-
+/* pre_init - tables and settings, before the chroot */
+static void
+pre_init(void)
+{
+	smtp_maps_init();
+	smtp_chat_init();
+}
 
 /* pre_init - tables and other things to open before the chroot */
 static void

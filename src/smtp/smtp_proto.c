@@ -125,6 +125,7 @@ send_command(struct xfer *x, enum smtp_step step, int rcpt,
 	va_start(ap, fmt);
 	strbuf_vprintf(&cmd, fmt, ap);
 	va_end(ap);
+	smtp_chat_cmd(session, strbuf_str(&cmd));
 	if (msg_verbose)
 		msg_info("> %s: %s", session->namaddrport, strbuf_str(&cmd));
 	strbuf_puts(&cmd, "\r\n");
@@ -1031,6 +1032,7 @@ smtp_xfer(struct smtp_state *state)
 	if (state->lmtp && x.nrcpt > 0) {
 		/* LMTP: one reply per accepted recipient after the dot. */
 		smtp_stream_setup(session, var_smtp_data_done_timeout, 0);
+		smtp_chat_cmd(session, ".");
 		stream_write(session->stream, ".\r\n", 3);
 		for (int i = 0; i < x.nrcpt; i++) {
 			x.queue[x.tail].step = STEP_DOT;
@@ -1245,6 +1247,7 @@ chat(struct smtp_session *session, struct smtp_resp *resp, int timeout,
 	struct strbuf cmd = STRBUF_INIT;
 
 	strbuf_printf(&cmd, "%s %s", verb, arg);
+	smtp_chat_cmd(session, strbuf_str(&cmd));
 	if (msg_verbose)
 		msg_info("> %s: %s", session->namaddrport, strbuf_str(&cmd));
 	strbuf_puts(&cmd, "\r\n");
@@ -1541,6 +1544,7 @@ smtp_quit(struct smtp_state *state)
 		return;
 	smtp_resp_init(&resp);
 	smtp_stream_setup(session, var_smtp_quit_timeout, 0);
+	smtp_chat_cmd(session, "QUIT");
 	stream_puts(session->stream, "QUIT\r\n");
 	if (stream_flush(session->stream) == 0 && !var_smtp_skip_quit_response)
 		(void)smtp_resp_read(session, &resp);

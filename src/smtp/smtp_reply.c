@@ -9,7 +9,9 @@
  * joined by spaces for logs and DSNs.  The reply code and the enhanced
  * status come from the last line; without a valid enhanced status whose
  * class matches the code, it is made up as "X.0.0" (and "5.5.0" for a
- * malformed reply).  Non-printable bytes become '?'.
+ * malformed reply).  Non-printable bytes become '?' (smtp_printable).
+ * The lines kept also go to the session transcript (smtp_chat.c), with
+ * the replacement when smtp_reply_filter rewrote one.
  *
  * It returns 0, or -1 when the stream failed (EOF, timeout, I/O error):
  * the caller then reports "lost connection" or "timed out" with its
@@ -100,7 +102,7 @@ smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp)
 	struct strbuf line = STRBUF_INIT;
 	size_t limit = (size_t)(var_line_length_limit > 0
 				? var_line_length_limit : 2048);
-	int code = 0, last = 0, ok = 0, warned_multi = 0;
+	int code = 0, last = 0, ok = 0, warned_multi = 0, keep;
 
 	strbuf_reset(&resp->text);
 	strbuf_reset(&resp->lines);
@@ -133,15 +135,15 @@ smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp)
 		}
 		if (line.len && line.data[line.len - 1] == '\r')
 			strbuf_truncate(&line, line.len - 1);
-		for (size_t i = 0; i < line.len; i++) {
-			unsigned char ch = (unsigned char)line.data[i];
-
-			if (ch < 0x20 || ch == 0x7f)
-				line.data[i] = '?';
-		}
+		if (line.data)
+			smtp_printable(line.data);
 		if (msg_verbose)
 			msg_info("< %s: %.100s", session->namaddrport,
 				 line.data ? line.data : "");
+		/* The transcript stops where the kept reply text stops. */
+		keep = resp->text.len < limit;
+		if (keep)
+			smtp_chat_append(session, "In:  ", strbuf_str(&line));
 		{
 			/* smtp_reply_filter: rewrite a broken server's reply */
 			int error;
@@ -153,6 +155,12 @@ smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp)
 					 "with \"%s\"", session->namaddrport,
 					 strbuf_str(&line), repl);
 				strbuf_set(&line, repl);
+				if (keep) {
+					smtp_chat_append(session,
+							 "Replaced-by: ", "");
+					smtp_chat_append(session, "     ",
+							 repl);
+				}
 			} else if (error) {
 				msg_warn("%s: table %s lookup error for %s",
 					 session->queue_id, smtp_maps_title(0),
@@ -162,7 +170,7 @@ smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp)
 				return -1;
 			}
 		}
-		if (resp->text.len < limit) {
+		if (keep) {
 			if (resp->text.len) {
 				strbuf_putc(&resp->text, ' ');
 				strbuf_putc(&resp->lines, '\n');
@@ -181,7 +189,7 @@ smtp_resp_read(struct smtp_session *session, struct smtp_resp *resp)
 		if (ok && last)
 			break;
 		/* Not a reply line: note the protocol error, keep reading. */
-		session->protocol_error = 1;
+		session->error_mask |= SMTP_ERR_CLASS_PROTOCOL;
 		if (session->features & SMTP_FEATURE_PIPELINING) {
 			msg_warn("%s: non-%s response from %s: %.100s",
 				 session->queue_id,

@@ -4,7 +4,8 @@
  * smtp_session_create() takes ownership of the stream and records the
  * names used in logs: "host[addr]" and "host[addr]:port" (for a
  * UNIX-domain LMTP server "host[path]", with no port, as Postfix logs it).
- * smtp_session_free() closes the connection without any goodbye.
+ * smtp_session_free() closes the connection without any goodbye and
+ * forgets the session's transcript.
  *
  * Connection caching (see smtp_reuse.c):
  * smtp_session_passivate() writes what must survive in the cache into two
@@ -67,6 +68,7 @@ smtp_session_free(struct smtp_session *session)
 	if (session->stream)
 		stream_close(session->stream);
 	smtp_sasl_cleanup(session);
+	smtp_chat_free(session);
 	free(session->host);
 	free(session->addr);
 	free(session->namaddr);
@@ -80,7 +82,8 @@ int
 smtp_session_cached(const struct smtp_session *session)
 {
 	/* A protocol error may leave the conversation out of step. */
-	return session->expire_time > 0 && !session->protocol_error
+	return session->expire_time > 0
+	    && !(session->error_mask & SMTP_ERR_CLASS_PROTOCOL)
 	    && !session->data_error;
 }
 

@@ -50,7 +50,7 @@ fill_why(struct smtp_state *state, const char *mta_name, const char *status,
 	/* A reply outside 4xx/5xx where a failure was expected. */
 	if (mta_name && status && status[0] != '4' && status[0] != '5') {
 		if (state->session)
-			state->session->protocol_error = 1;
+			state->session->error_mask |= SMTP_ERR_CLASS_PROTOCOL;
 		strbuf_puts(&reason, "Protocol error: ");
 		status = "5.5.0";
 	}
@@ -118,14 +118,19 @@ bulk_fail(struct smtp_state *state, int throttle)
 	return -1;
 }
 
-
-/* check_code - replies that show a protocol problem on either side */
+/*
+ * check_code - replies that show a protocol problem on either side: a
+ * failure code outside 4xx/5xx, 500-509 (RFC 5321: syntax errors and
+ * unknown or unimplemented commands), 555 (RFC 1869: MAIL/RCPT parameter
+ * not recognized).  Only these, among refusals, earn a postmaster notice
+ * (notify_classes = protocol); a plain 550 for a recipient does not.
+ */
 static void
 check_code(struct smtp_state *state, int code)
 {
 	if (state->session && (code < 400 || code > 599 || code == 555
 			       || (code >= 500 && code < 510)))
-		state->session->protocol_error = 1;
+		state->session->error_mask |= SMTP_ERR_CLASS_PROTOCOL;
 }
 
 /* smtp_site_fail - the server refused to talk; throttle */
@@ -201,10 +206,12 @@ smtp_stream_except(struct smtp_state *state, const char *where)
 
 	if (session == NULL)
 		msg_panic("smtp_stream_except: no session");
-	if (session->data_error)
+	if (session->data_error) {
+		session->error_mask |= SMTP_ERR_CLASS_DATA;
 		return smtp_sess_fail(state, "4.3.0",
 				      "local data error while talking to %s",
 				      session->namaddr);
+	}
 	if (stream_error(session->stream) == STREAM_TIMEOUT)
 		return smtp_sess_fail(state, "4.4.2",
 				      "conversation with %s timed out while %s",
