@@ -47,9 +47,13 @@ class Context:
         self.servers = []
         self.notes = []
 
-    def instance(self, relay_port=None, main_cf=None, start=True, **kw):
-        """Create (and start) a private Postfix instance for this test."""
-        inst = pfinstance.Instance(agent=self.agent, build=self.build,
+    def instance(self, relay_port=None, main_cf=None, start=True, agent=None,
+                 **kw):
+        """Create (and start) a private Postfix instance for this test
+        (agent: override the agent under test, e.g. "postfix" for a
+        side-by-side reference run)."""
+        inst = pfinstance.Instance(agent=agent or self.agent,
+                                   build=self.build,
                                    chroot=self.chroot, relay_port=relay_port,
                                    main_cf=main_cf, **kw)
         self.instances.append(inst)

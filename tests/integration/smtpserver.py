@@ -367,7 +367,8 @@ class _Handler:
         self.send_lines(lines)
         if act == HANGUP_AFTER_REPLY:
             raise _Close()
-        return lines[-1] if lines else ""
+        last = lines[-1] if lines else ""
+        return last.decode("latin-1") if isinstance(last, bytes) else last
 
     def peek_pending(self):
         """Bytes the client sent that were not read yet (no blocking)."""

@@ -120,7 +120,6 @@ def test_reply_nonprintable_censored(ctx):
         reason=said("550 5.1.1 bad?char?here?", "RCPT TO")))
 
 
-@pending("issue 3: postmaster transcripts (notify_classes = protocol) not built yet")
 def test_protocol_error_postmaster_transcript(ctx):
     """notify_classes = protocol: after a protocol error (a 250 reply to
     DATA), the agent mails postmaster a transcript: From MAILER-DAEMON,
