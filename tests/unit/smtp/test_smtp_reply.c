@@ -111,10 +111,53 @@ test_garbage_is_skipped(void **state)
 
 	assert_int_equal(feed(f, "hello there\r\n2500 x\r\n220 ok\r\n", 0), 0);
 	assert_int_equal(f->resp.code, 220);
-	assert_int_equal(f->session->protocol_error, 1);
+	assert_int_equal(f->session->error_mask, SMTP_ERR_CLASS_PROTOCOL);
 	/* control characters are made printable */
 	assert_int_equal(feed(f, "250 a\001b\r\n", 0), 0);
 	assert_string_equal(strbuf_str(&f->resp.text), "250 a?b");
+	/* every line, garbage included, is in the transcript */
+	assert_int_equal(f->session->history_len, 4);
+	assert_string_equal(f->session->history[0], "In:  hello there");
+	assert_string_equal(f->session->history[1], "In:  2500 x");
+	assert_string_equal(f->session->history[2], "In:  220 ok");
+	assert_string_equal(f->session->history[3], "In:  250 a?b");
+}
+
+static void
+test_eight_bit(void **state)
+{
+	struct fixture *f = *state;
+
+	/* UTF-8 stays with smtputf8_enable; other 8-bit bytes do not */
+	var_smtputf8_enable = 1;
+	assert_int_equal(feed(f, "250 caf\303\251 \377x \303\r\n", 0), 0);
+	assert_string_equal(strbuf_str(&f->resp.text), "250 caf\303\251 ?x ?");
+	var_smtputf8_enable = 0;
+	assert_int_equal(feed(f, "250 caf\303\251\r\n", 0), 0);
+	assert_string_equal(strbuf_str(&f->resp.text), "250 caf??");
+	assert_string_equal(f->session->history[1], "In:  250 caf??");
+	assert_int_equal(f->session->error_mask, 0);
+}
+
+static void
+test_transcript_stops_at_limit(void **state)
+{
+	struct fixture *f = *state;
+	struct strbuf reply = STRBUF_INIT;
+
+	/* 600-byte lines, limit 512: only the first line is kept */
+	var_line_length_limit = 512;
+	for (int i = 0; i < 3; i++) {
+		strbuf_puts(&reply, i < 2 ? "250-" : "250 ");
+		for (int j = 0; j < 596; j++)
+			strbuf_putc(&reply, 'a' + i);
+		strbuf_puts(&reply, "\r\n");
+	}
+	assert_int_equal(feed(f, strbuf_str(&reply), 0), 0);
+	assert_int_equal(f->resp.code, 250);
+	assert_int_equal(f->session->history_len, 1);
+	assert_int_equal(strlen(f->session->history[0]), 5 + 512);
+	strbuf_release(&reply);
 }
 
 static void
@@ -146,6 +189,10 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_eof_and_long_lines, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_eight_bit, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_transcript_stops_at_limit,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
