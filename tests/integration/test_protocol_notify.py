@@ -241,6 +241,24 @@ def test_no_notice_greeting_554(ctx):
         "greeting": "554 5.3.2 No service for you"}))
 
 
+def test_notice_data_class_lookup_error(ctx):
+    """A lookup table that fails mid-session (smtp_reply_filter = fail:x,
+    asked for the greeting) is a "data" error: deferred as "local data
+    error", with a notice when notify_classes names "data" (the transcript
+    ends with the QUIT after the failed handshake), none with "protocol"
+    only."""
+    inst, srv, text = _compare(ctx, True, main_cf={
+        "smtp_reply_filter": "fail:x", "notify_classes": "data"})
+    # The session ends politely: the connection itself is fine.
+    assert _body(text) == [" In:  220 dest.test ESMTP postern-test-server",
+                           " Out: QUIT"], text
+    inst.wait_for_log(status_line(
+        "r1@dest.test", "deferred", dsn=r"4\.3\.0", port=srv.port,
+        reason=r"local data error while talking to 127\.0\.0\.1"
+        r"\[127\.0\.0\.1\]"))
+    _compare(ctx, False, main_cf={"smtp_reply_filter": "fail:x"})
+
+
 # ----------------------------------------------------------------------
 # notify_classes, senders, recipient
 
