@@ -6,7 +6,9 @@
  * in the order they went over the wire; a reply line rewritten by
  * smtp_reply_filter is followed by "Replaced-by: " and "     <new line>".
  * Message content is never kept.  Reply lines are kept only while the
- * reply so far is shorter than line_length_limit, as Postfix does.
+ * reply so far is shorter than line_length_limit, as Postfix does.  AUTH
+ * dialogue lines are kept as the verbose log shows them ("AUTH PLAIN
+ * ********"): Postfix would mail the base64 password to the postmaster.
  *
  * When a session ends with an error of a class listed in notify_classes
  * (the agent raises "protocol": a malformed or out-of-protocol reply, or

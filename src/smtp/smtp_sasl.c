@@ -200,10 +200,15 @@ smtp_sasl_helo_auth(struct smtp_session *session, const char *words)
 	session->features |= SMTP_FEATURE_AUTH;
 }
 
-/* send_line - one AUTH dialogue line; verbose logs never show secrets */
+/*
+ * send_line - one AUTH dialogue line; verbose logs and the postmaster
+ * transcript never show secrets (Postfix's transcript has the base64
+ * responses, that is the password)
+ */
 static int
 send_line(struct smtp_session *session, const char *shown, const char *line)
 {
+	smtp_chat_cmd(session, shown);
 	if (msg_verbose)
 		msg_info("> %s: %s", session->namaddrport, shown);
 	smtp_stream_setup(session, var_smtp_helo_timeout, 0);
