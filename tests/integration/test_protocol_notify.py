@@ -15,7 +15,7 @@ With --agent postfix the reference run is skipped: the explicit
 assertions then check Postfix itself.  The instance delivers the notice
 locally: postmaster@client.test is a virtual mailbox of the instance."""
 
-import os
+import base64
 import re
 
 from common import SENDER, QID, message, status_line, said
@@ -31,7 +31,8 @@ DATE_RE = (r"[A-Z][a-z]{2}, [ \d]\d [A-Z][a-z]{2} \d{4} \d\d:\d\d:\d\d "
 
 def _run(ctx, agent, server_kw=None, main_cf=None, rcpts=("r1@dest.test",),
          sender=SENDER, msg=None, lmtp=False, service_opts=None):
-    """One delivery attempt; returns (inst, srv, notices).  The agent
+    """One delivery attempt; returns (inst, srv, notices).  main_cf may be
+    a function of the server, for settings that name its port.  The agent
     posts its notice before it answers the queue manager, so once qmgr
     is done with the message every notice is queued; then wait until
     they are delivered."""
@@ -48,7 +49,7 @@ def _run(ctx, agent, server_kw=None, main_cf=None, rcpts=("r1@dest.test",),
                 "smtp %s" % (ctx.chroot, " ".join(
                     "-o %s=%s" % kv for kv in service_opts.items()))
         cf["default_transport"] = "notesmtp"
-    cf.update(main_cf or {})
+    cf.update((main_cf(srv) if callable(main_cf) else main_cf) or {})
     inst = ctx.instance(relay_port=srv.port, main_cf=cf, vmailbox=BOXES,
                         agent=agent, master_cf_extra=extra)
     inst.inject(sender, list(rcpts), msg or message("notice test", ["hi"]))
@@ -95,9 +96,10 @@ def _agent_lines(inst, what):
     return out
 
 
-def _compare(ctx, want_notice, **kw):
+def _compare(ctx, want_notice, secrets=(), **kw):
     """Run the scenario with the agent under test and with Postfix's smtp;
-    both must send a notice (want_notice) or none, and the same one.
+    both must send a notice (want_notice) or none, and the same one (the
+    lines that are exactly one of secrets read "********" in Postern's).
     Returns (inst, srv, text of the agent's notice or None)."""
     inst, srv, notices = _run(ctx, None, **kw)
     texts = [_normal(n, inst, srv) for n in notices]
@@ -107,6 +109,9 @@ def _compare(ctx, want_notice, **kw):
     if ctx.agent != "postfix":
         ref, rsrv, rnotices = _run(ctx, "postfix", **kw)
         rtexts = [_normal(n, ref, rsrv) for n in rnotices]
+        for secret in secrets:
+            rtexts = [t.replace(" Out: %s\n" % secret, " Out: ********\n")
+                      for t in rtexts]
         assert texts == rtexts, "notice differs from Postfix's:\n%s\n" \
             "---- Postfix:\n%s" % ("\n----\n".join(texts),
                                    "\n----\n".join(rtexts))
@@ -257,6 +262,42 @@ def test_notice_data_class_lookup_error(ctx):
         reason=r"local data error while talking to 127\.0\.0\.1"
         r"\[127\.0\.0\.1\]"))
     _compare(ctx, False, main_cf={"smtp_reply_filter": "fail:x"})
+
+
+def test_notice_after_auth_hides_secrets(ctx):
+    """After AUTH LOGIN, a protocol error: the transcript has "AUTH
+    LOGIN", its 334 challenges and the 235; Postfix's has the user name
+    and password in base64 where Postern's has "********" (a notice must
+    not carry the password; Postern's only difference)."""
+    user, password = "alice", "Wonder-pass-7"
+    b64 = [base64.b64encode(t.encode()).decode() for t in (user, password)]
+
+    def other(sess, text):
+        n = getattr(sess, "auth_step", 0)
+        sess.auth_step = n + 1
+        return ("334 VXNlcm5hbWU6", "334 UGFzc3dvcmQ6",
+                "235 2.7.0 Authentication successful")[min(n, 2)]
+    inst, srv, text = _compare(ctx, True, secrets=b64, server_kw=dict(
+        ehlo_keywords=["PIPELINING", "AUTH PLAIN LOGIN"],
+        replies={"other": other, "data": "250 2.0.0 Ok"}),
+        main_cf=lambda srv: {
+            "smtp_sasl_auth_enable": "yes",
+            "smtp_sasl_security_options": "noanonymous",
+            "smtp_sasl_mechanism_filter": "login",
+            "smtp_sasl_password_maps": "inline:{ [127.0.0.1]:%d=%s:%s }"
+                                       % (srv.port, user, password)})
+    body = _body(text)
+    i = body.index(" Out: AUTH LOGIN")
+    want = [" In:  334 VXNlcm5hbWU6", " In:  334 UGFzc3dvcmQ6",
+            " In:  235 2.7.0 Authentication successful"]
+    if ctx.agent == "postern":
+        assert body[i + 1:i + 6] == [want[0], " Out: ********", want[1],
+                                     " Out: ********", want[2]], text
+        for secret in b64 + [password]:
+            assert secret not in text, text
+    else:
+        assert body[i + 1:i + 6] == [want[0], " Out: " + b64[0], want[1],
+                                     " Out: " + b64[1], want[2]], text
 
 
 # ----------------------------------------------------------------------
