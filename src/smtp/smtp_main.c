@@ -21,20 +21,13 @@
 #include "util/msg.h"
 #include "util/xmalloc.h"
 
-/* pre_init - tables and settings, before the chroot */
-static void
-pre_init(void)
-{
-	smtp_maps_init();
-	smtp_chat_init();
-}
-
-/* pre_init - tables and other things to open before the chroot */
+/* pre_init - tables, settings and other things before the chroot */
 static void
 pre_init(void)
 {
 	smtp_maps_init();
 	smtp_reuse_init();
+	smtp_chat_init();
 }
 
 /* deliver - one request, start to end */

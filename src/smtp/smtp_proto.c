@@ -1521,6 +1521,7 @@ smtp_rset(struct smtp_state *state)
 	if (msg_verbose)
 		msg_info("> %s: RSET", session->namaddrport);
 	smtp_stream_setup(session, var_smtp_rset_timeout, 0);
+	smtp_chat_cmd(session, "RSET");
 	stream_puts(session->stream, "RSET\r\n");
 	if (stream_flush(session->stream) == 0
 	    && smtp_resp_read(session, &resp) == 0) {

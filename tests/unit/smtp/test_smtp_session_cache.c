@@ -158,9 +158,9 @@ test_cache_rules(void **unused)
 	s->expire_time = time(NULL) - 1;
 	assert_true(smtp_session_expired(s));
 	s->expire_time = time(NULL) + 100;
-	s->protocol_error = 1;
+	s->error_mask = SMTP_ERR_CLASS_PROTOCOL;
 	assert_false(smtp_session_cached(s));
-	s->protocol_error = 0;
+	s->error_mask = 0;
 	smtp_session_dont_cache(s);
 	assert_int_equal(s->expire_time, 0);
 	s->expire_time = -1;
