@@ -404,6 +404,57 @@ def test_notice_lmtp(ctx):
     assert " Out: LHLO client.test" in _body(text), text
 
 
+def _reused(ctx, agent):
+    """Two held messages over one cached connection (in the order qmgr
+    picks); the server answers the RCPT of the session's second
+    transaction with 501.  Returns (inst, srv, notices)."""
+    def second_bad(sess, addr):
+        if len(sess.transactions) >= 2:
+            return "501 5.1.3 Bad address"
+        return "250 2.1.5 Ok"
+    srv = ctx.server(rcpt_rules=[(r"@", second_bad)])
+    cf = dict(NO_RETRY, notify_classes="protocol",
+              error_notice_recipient=POSTMASTER,
+              smtp_connection_cache_destinations="127.0.0.1",
+              smtp_destination_concurrency_limit="1",
+              header_checks="regexp:{ {/^Subject: HOLD/ HOLD} }")
+    inst = ctx.instance(relay_port=srv.port, main_cf=cf, vmailbox=BOXES,
+                        agent=agent)
+    for r in ("a@dest.test", "b@dest.test"):
+        inst.inject(SENDER, [r], message("HOLD %s" % r, ["body"], to=r))
+    inst.wait_queue(lambda q: len(q) == 2 and all(
+        m["queue_name"] == "hold" for m in q), what="hold queue")
+    inst.release_all()
+    inst.flush()
+    inst.wait_for_log(r"postfix/smtp\[\d+\]: %s: to=<[ab]@dest\.test>, "
+                      r".*, conn_use=2, .*status=bounced" % QID)
+    inst.wait_queue(lambda q: all(e["sender"] != SENDER for e in q),
+                    what="messages done")
+    inst.wait_queue(lambda q: all(e["sender"] != DOUBLE_BOUNCE for e in q),
+                    what="notices delivered")
+    return inst, srv, inst.mailbox(PM_BOX)
+
+
+def test_notice_reused_connection(ctx):
+    """A protocol error in the second transaction of a cached connection:
+    the notice has only what was said since the connection was taken
+    from the cache (the RSET probe first), as in Postfix."""
+    inst, srv, notices = _reused(ctx, None)
+    texts = [re.sub(r"<[ab]@dest\.test>", "<X@dest.test>",
+                    _normal(n, inst, srv)) for n in notices]
+    ctx.note("\n----\n".join(texts))
+    assert len(texts) == 1, len(texts)
+    body = _body(texts[0])
+    assert body[0] == " Out: RSET", texts[0]
+    assert " In:  501 5.1.3 Bad address" in body, texts[0]
+    if ctx.agent != "postfix":
+        ref, rsrv, rnotices = _reused(ctx, "postfix")
+        rtexts = [re.sub(r"<[ab]@dest\.test>", "<X@dest.test>",
+                         _normal(n, ref, rsrv)) for n in rnotices]
+        assert texts == rtexts, "notice differs from Postfix's:\n%s\n" \
+            "---- Postfix:\n%s" % ("\n".join(texts), "\n".join(rtexts))
+
+
 # ----------------------------------------------------------------------
 # A notice that cannot be posted
 
