@@ -5,6 +5,9 @@
 #include <stdarg.h>
 
 extern int msg_verbose;
+/* Seconds msg_fatal() sleeps before exit, as Postfix does (default 1);
+ * unit tests that provoke fatal errors in a child set 0. */
+extern int msg_fatal_delay;
 
 void msg_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void msg_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -31,6 +31,7 @@
 #define MSG_TEXT_MAX	2000	/* postlogd truncates there too */
 
 int msg_verbose;
+int msg_fatal_delay = 1;
 
 static char ident[256] = "postfix";
 static int to_stderr;
@@ -258,7 +259,7 @@ msg_fatal(const char *fmt, ...)
 	va_end(ap);
 	if (!in_fatal++ && cleanup_fn)
 		cleanup_fn();
-	sleep(1);		/* like Postfix: slow down a respawn loop */
+	sleep((unsigned)msg_fatal_delay); /* like Postfix: slow a respawn loop */
 	exit(1);
 }
 

@@ -100,6 +100,7 @@ run_child(void (*fn)(const void *), const void *arg, char *out, size_t size)
 		close(fds[0]);
 		dup2(fds[1], 2);
 		msg_stderr_enable(1);
+		msg_fatal_delay = 0;
 		fn(arg);
 		_exit(0);
 	}
