@@ -16,6 +16,7 @@ import subprocess
 import tempfile
 import time
 
+import pfinstance
 from run import Skip
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,6 +64,8 @@ class Dir:
         p = os.path.join(self.path, name)
         with open(p, "w") as f:
             f.write(text)
+        # postmap would pause until a texthash source is 2 s old.
+        pfinstance.settle(p)
         return p
 
     def cleanup(self):
