@@ -37,8 +37,10 @@ stepcmd() {
 	echo
 	echo "=== check: $name"
 	log=$(mktemp "${TMPDIR:-/tmp}/check.XXXXXX")
+	t0=$(date +%s)
 	{ run_rc "$log.rc" "$@" 2>&1; } | tee "$log"
 	rc=$(cat "$log.rc" 2>/dev/null || echo 1)
+	secs=$(($(date +%s) - t0))
 	counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed(, [0-9]+ skipped)?$' "$log" | tail -1 || true)
 	rm -f "$log" "$log.rc"
 	if [ "$rc" -eq 0 ]; then
@@ -48,7 +50,7 @@ stepcmd() {
 		failed=1
 	fi
 	results="$results
-  $name: $verdict${counts:+ - $counts}"
+  $name: $verdict${counts:+ - $counts} (${secs}s)"
 	if [ -n "$counts" ]; then
 		p=$(echo "$counts" | sed -n 's/^\([0-9]*\) passed.*/\1/p')
 		f=$(echo "$counts" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')
@@ -60,6 +62,7 @@ stepcmd() {
 }
 
 echo "=== check: build"
+t_all=$(date +%s)
 make all
 
 stepcmd "unit tests" make unit
@@ -75,7 +78,8 @@ stepcmd "integration (reference: postfix smtp, chroot n)" \
 	python3 -u tests/integration/run.py --agent postfix --chroot n
 
 echo
-echo "=== check: summary$results"
+echo "=== check: summary$results
+  total: $(($(date +%s) - t_all))s"
 if [ $failed -ne 0 ]; then
 	echo "check: FAILED"
 	echo "$total_pass passed, $total_fail failed"

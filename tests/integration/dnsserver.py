@@ -35,7 +35,10 @@ address:port whose listen queue is full, so the kernel drops every SYN:
 connects hang until the client gives up), and free_port_on().
 """
 
+import errno
 import os
+import random
+import shutil
 import signal
 import socket
 import struct
@@ -46,13 +49,21 @@ import time
 
 import smtpserver
 
-# Per process, so that test runs in parallel (postern and postfix, or
-# two developers) do not fight over port 53 of the same address.
+# Per process, so that test runs in parallel (the runner's workers,
+# postern and postfix, or two developers) do not fight over port 53 of
+# the same address; TestDNS.start() moves to another 127.N.X when its
+# addresses are taken all the same (pids equal modulo 10040).
 _PID = os.getpid()
 _NET = "127.%d.%d" % (53 + (_PID // 251) % 40, _PID % 251)
 DNS_ADDR = _NET + ".1"
 FAULT_ADDR = _NET + ".2"
 FAULT_A = "127.0.53.70"
+
+
+def _other_net():
+    """(dns_addr, fault_addr) on a random 127.N.X, N in 53..92."""
+    net = "127.%d.%d" % (random.randint(53, 92), random.randint(0, 250))
+    return net + ".1", net + ".2"
 
 
 def free_port_on(addr="127.0.0.1"):
@@ -252,11 +263,16 @@ class FaultResponder:
 
     def start(self):
         u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        u.bind((self.addr, 53))
-        u.settimeout(0.2)
         t = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        t.bind((self.addr, 53))
+        try:
+            u.bind((self.addr, 53))
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            t.bind((self.addr, 53))
+        except OSError:
+            u.close()
+            t.close()
+            raise
+        u.settimeout(0.2)
         t.listen(8)
         t.settimeout(0.2)
         self._socks = [u, t]
@@ -302,6 +318,17 @@ class TestDNS:
 
     # Running ------------------------------------------------------------
     def start(self):
+        for attempt in range(10):
+            try:
+                return self._start()
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE or attempt == 9:
+                    raise
+            self.stop()
+            self.addr, self.fault.addr = _other_net()
+            self.fault = FaultResponder(self.fault.addr)
+
+    def _start(self):
         self.dir = tempfile.mkdtemp(prefix="postern-dns-")
         self.log = os.path.join(self.dir, "dnsmasq.log")
         argv = ["dnsmasq", "--keep-in-foreground", "--no-resolv",
@@ -317,8 +344,10 @@ class TestDNS:
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("dnsmasq died: %s" %
-                                   self.proc.stderr.read().decode())
+                err = self.proc.stderr.read().decode()
+                if "in use" in err:
+                    raise OSError(errno.EADDRINUSE, "dnsmasq: " + err)
+                raise RuntimeError("dnsmasq died: %s" % err)
             if self.query("probe.test", 1, timeout=0.2) is not None:
                 return self
             time.sleep(0.05)
@@ -334,6 +363,12 @@ class TestDNS:
                 self.proc.wait()
         self.proc = None
         self.fault.stop()
+        # Keep the log text for a failure report; remove the folder.
+        if self.dir:
+            self._final_log = self.log_text()
+            if os.environ.get("KEEP") != "1":
+                shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
     def install(self, inst, direct=False, options="timeout:1 attempts:2",
                 search=None):
@@ -374,8 +409,8 @@ class TestDNS:
         try:
             with open(self.log) as f:
                 return f.read()
-        except OSError:
-            return ""
+        except (OSError, AttributeError):
+            return getattr(self, "_final_log", "")
 
 
 def start_dns(ctx, setup):
