@@ -406,7 +406,7 @@ class Worker:
 WORKER_TIMEOUT = TEST_TIMEOUT + 180
 
 
-def run_parallel(tasks, tests, args, jobs, report):
+def run_parallel(tasks, args, jobs, report):
     """Run tasks [(name, chroot)] on jobs worker processes; call
     report(status, dt, text) for each result, in the order they finish.
     A worker that dies or hangs fails the test it was running."""
@@ -514,7 +514,11 @@ def default_jobs():
         return max(1, int(os.environ.get("IT_JOBS", "")))
     except ValueError:
         pass
-    return min(8, 2 * (os.cpu_count() or 1))
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return min(8, 2 * cpus)
 
 
 def main():
@@ -582,7 +586,7 @@ def main():
             report(*run_test(name, fns[name], chroot, args.agent, build,
                              args.verbose))
     else:
-        run_parallel(tasks, tests, args, jobs, report)
+        run_parallel(tasks, args, jobs, report)
 
     if len(times) > 1:
         times.sort(key=lambda t: -t[0])
