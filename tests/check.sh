@@ -64,6 +64,8 @@ stepcmd() {
 echo "=== check: build"
 t_all=$(date +%s)
 make all
+results="
+  build: ok ($(($(date +%s) - t_all))s)"
 
 stepcmd "unit tests" make unit
 stepcmd "integration (postern, chroot n+y)" \
