@@ -24,6 +24,11 @@ the instance stops; never qmgr, cleanup, scache or the sink):
   msg/s    messages per second of wall-clock time, from the release of
            the held messages to the last status=sent log line (this one
            depends on the load of the machine; CPU seconds do not)
+  sink cpu user+sys CPU seconds of smtp-sink (the same work for both
+           agents: a check that the sink is not the bottleneck, and a
+           gauge of the machine's noise)
+  reused   share of the status=sent lines with conn_use= (delivered over
+           a connection from scache(8))
 
 and then the ratios Postern/Postfix of the per-variant medians.  The
 message set is the same for both agents (a seeded pseudo-random mix of
@@ -357,7 +362,7 @@ def run_once(agent, build, variant, msgs, tmp, hook=None):
         inst.postsuper("-H", "ALL")
         t0 = time.time()
         inst.flush()
-        sent, pos, samples, t_last = 0, 0, {}, None
+        sent, reused, pos, samples, t_last = 0, 0, 0, {}, None
         deadline = t0 + 600
         while sent < want:
             with open(inst.maillog, "rb") as f:
@@ -368,6 +373,7 @@ def run_once(agent, build, variant, msgs, tmp, hook=None):
             for line in chunk[:cut].decode("utf-8", "replace").splitlines():
                 if SENT.search(line):
                     sent += 1
+                    reused += ", conn_use=" in line
                     t_last = time.time()
                 elif TROUBLE.search(line):
                     raise RuntimeError("%s/%s: %s" % (agent, variant, line))
@@ -398,7 +404,7 @@ def run_once(agent, build, variant, msgs, tmp, hook=None):
         return {"cpu": user + system, "user": user, "sys": system,
                 "rss": hwm / 1024.0, "wall": wall,
                 "rate": len(msgs) / wall, "procs": len(samples),
-                "sink": sink.cpu(), "rcpts": want}
+                "sink": sink.cpu(), "rcpts": want, "reused": reused / want}
     finally:
         if inst:
             inst.cleanup(failed=False)
@@ -428,10 +434,10 @@ def main():
     with open(os.path.join(tmp, "bc"), "w") as f:
         f.write(BODY_CHECKS)
     results = {}
-    hdr = "%-7s %-8s %5s %6s %6s %8s %7s %8s %8s %6s %9s" % (
+    hdr = "%-7s %-8s %5s %6s %6s %8s %7s %8s %8s %6s %9s %7s" % (
         "variant", "agent", "round", "user", "sys", "cpu (s)", "ms/msg",
         "rss MiB",
-        "msg/s", "procs", "sink cpu")
+        "msg/s", "procs", "sink cpu", "reused")
     print(hdr)
     try:
         for variant in variants:
@@ -442,11 +448,12 @@ def main():
                     r = run_once(agent, build, variant, msgs, tmp)
                     results.setdefault((variant, agent), []).append(r)
                     print("%-7s %-8s %5d %6.2f %6.2f %8.2f %7.3f %8.1f %8.1f"
-                          " %6d %9.2f"
+                          " %6d %9.2f %6.0f%%"
                           % (variant, agent, rnd, r["user"], r["sys"],
                              r["cpu"],
                              1000 * r["cpu"] / len(msgs), r["rss"],
-                             r["rate"], r["procs"], r["sink"]))
+                             r["rate"], r["procs"], r["sink"],
+                             100 * r["reused"]))
                     sys.stdout.flush()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
