@@ -5,8 +5,9 @@
 #   2. unit tests (make unit)
 #   3. integration tests, Postern as the agent, chrooted and not
 #   4. the ASan+UBSan build (make asan), its unit tests, and the
-#      integration tests against it (not chrooted)
-#   5. the integration tests against Postfix's own smtp/lmtp (reference)
+#      integration tests against it (chrooted and not)
+#   5. the integration tests against Postfix's own smtp/lmtp (reference),
+#      chrooted and not (the DNS tests need the chroot)
 #
 # Every step after the build runs even when an earlier one failed; a
 # summary follows, and the exit status is 1 if any step failed.
@@ -73,11 +74,11 @@ stepcmd "integration (postern, chroot n+y)" \
 stepcmd "asan build" make asan
 if [ -x build-asan/postern-smtp ]; then
 	stepcmd "unit tests (asan)" sh tests/run-unit.sh build-asan
-	stepcmd "integration (postern asan, chroot n)" \
-		python3 -u tests/integration/run.py --build build-asan --agent postern --chroot n
+	stepcmd "integration (postern asan, chroot n+y)" \
+		python3 -u tests/integration/run.py --build build-asan --agent postern --chroot both
 fi
-stepcmd "integration (reference: postfix smtp, chroot n)" \
-	python3 -u tests/integration/run.py --agent postfix --chroot n
+stepcmd "integration (reference: postfix smtp, chroot n+y)" \
+	python3 -u tests/integration/run.py --agent postfix --chroot both
 
 echo
 echo "=== check: summary$results
