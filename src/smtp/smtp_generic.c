@@ -97,8 +97,9 @@ smtp_generic_init(void)
 				   var_smtp_generic_maps,
 				   MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX
 				   | MAPS_FLAG_UTF8_REQUEST);
-	local_domains = maps_domain_list_create("mydestination",
-						var_mydestination, 0);
+	/* An exact-match list, as Postfix's resolve_local() uses it. */
+	local_domains = maps_string_list_create("mydestination",
+						var_mydestination);
 }
 
 /* smtp_generic_active - is a generic table configured */

@@ -301,6 +301,22 @@ def test_generic_localpart_local_domains(ctx):
         b"joe@other.test\r\n" in rest, rest
 
 
+
+def test_generic_localpart_mydestination_exact(ctx):
+    """$mydestination is an exact-match list here (Postfix's
+    resolve_local): no parent-domain or ".domain" matching, even with
+    parent_domain_matches_subdomains at its default."""
+    msg = (b"From: sender@client.test\n"
+           b"To: rcpt@dest.test\n"
+           b"Cc: joe@MyDest.test, joe@sub.mydest.test, joe@a.dot.test\n"
+           b"Subject: local\n\nbody\n")
+    _, _, _, rest = _deliver(
+        ctx, {"smtp_generic_maps": "inline:{ joe=local-joe@example.com }",
+              "mydestination": "mydest.test, .dot.test"},
+        ["rcpt@dest.test"], msg)
+    assert b"\r\nCc: local-joe@example.com, joe@sub.mydest.test, " \
+        b"joe@a.dot.test\r\n" in rest, rest
+
 def test_generic_address_extension(ctx):
     """recipient_delimiter = +: user+ext@domain matches user@domain;
     the extension is dropped by default and kept when
