@@ -167,3 +167,16 @@ def test_tls_bad_global_level_is_fatal(ctx):
     assert srv.sessions == []
     q = inst.queue()
     assert len(q) == 1, q
+
+
+def test_tls_per_site_lookup_error_defers(ctx):
+    """A per-site table that cannot be read: "Temporary lookup error"
+    (4.3.0) and Postfix's warnings; nothing sent.  Both agents."""
+    srv, inst = _setup(ctx, {"smtp_tls_per_site": "fail:broken"})
+    inst.wait_for_log(status_line(
+        "a@dest.test", "deferred", dsn=r"4\.3\.0", relay="none",
+        reason=r"Temporary lookup error"))
+    inst.wait_for_log(r"warning: smtp_tls_per_site: next-hop destination "
+                      r"\"\[127\.0\.0\.1\]:%d\": per-site table lookup "
+                      r"error" % srv.port)
+    assert srv.sessions == []
