@@ -67,6 +67,7 @@ int stream_getdelim(struct stream *s, struct strbuf *sb, int delim,
 		    size_t max);
 int stream_read_exact(struct stream *s, void *buf, size_t len);
 size_t stream_buffered_input(const struct stream *s);
+void stream_discard_input(struct stream *s);
 int stream_poll_readable(struct stream *s, int timeout_ms);
 
 int stream_write(struct stream *s, const void *data, size_t len);

@@ -58,6 +58,7 @@ struct smtp_resp {
 };
 
 struct xsasl_client;
+struct tls_client_sess;
 
 /* One connection to one server address. */
 struct smtp_session {
@@ -77,6 +78,8 @@ struct smtp_session {
 	char *sasl_user;
 	char *sasl_pass;	/* never logged */
 	struct xsasl_client *sasl_client;
+	/* STARTTLS (smtp_proto.c); NULL: a plaintext session */
+	struct tls_client_sess *tls;
 
 	/*
 	 * Connection caching, as Postfix's expire_time: > 0 the session may

@@ -35,7 +35,9 @@
 #include "global/quote_addr.h"
 #include "global/record.h"
 #include "smtp.h"
+#include "smtp_addr.h"
 #include "smtp_sasl.h"
+#include "tls/tls_client.h"
 #include "util/msg.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -1333,6 +1335,131 @@ first_word(const char *lines)
 	return xstrndup(cp, len);
 }
 
+/* nexthop_domain - a next hop without [], :port or service */
+static char *
+nexthop_domain(const char *dest)
+{
+	const char *cp = dest, *end;
+
+	if (strncasecmp(cp, "inet:", 5) == 0)
+		cp += 5;
+	if (*cp == '[' && (end = strchr(cp, ']')) != NULL)
+		return xstrndup(cp + 1, (size_t)(end - cp - 1));
+	end = strrchr(cp, ':');
+	return end ? xstrndup(cp, (size_t)(end - cp)) : xstrdup(cp);
+}
+
+#define TLS_STEP_PLAIN	0	/* go on in plaintext */
+#define TLS_STEP_AGAIN	1	/* TLS is up: EHLO again */
+#define TLS_STEP_FAILED	2	/* recipients reported */
+#define TLS_STEP_BROKEN	3	/* the connection failed */
+
+/*
+ * starttls - after EHLO: STARTTLS when the level asks for TLS and the
+ * server offers it, the handshake, and the certificate check of the
+ * level; or the deferral when TLS is required but cannot be had.
+ */
+static int
+starttls(struct smtp_state *state, struct smtp_resp *resp)
+{
+	struct smtp_session *session = state->session;
+	struct smtp_why why = { "", STRBUF_INIT };
+	struct tls_client_props props;
+	struct smtp_resp fake;
+	char *nexthop;
+	int level;
+
+	if (session->tls)
+		return TLS_STEP_PLAIN;	/* this is the EHLO after TLS */
+	level = smtp_tls_level(state->dest ? state->dest : "", session->host,
+			       &why);
+	if (level == SMTP_TLS_LEV_INVALID) {
+		/* smtp_tls_prune() refused these already; be safe. */
+		smtp_site_fail(state, NULL, fake_resp(&fake, why.status),
+			       "%s", strbuf_str(&why.reason));
+		smtp_resp_release(&fake);
+		strbuf_release(&why.reason);
+		return TLS_STEP_FAILED;
+	}
+	strbuf_release(&why.reason);
+	if ((session->features & SMTP_FEATURE_STARTTLS)
+	    && var_smtp_tls_note_starttls_offer && level <= SMTP_TLS_LEV_NONE)
+		msg_info("Host offered STARTTLS: [%s]", session->host);
+	if ((session->features & SMTP_FEATURE_STARTTLS)
+	    && tls_client_enabled() && level >= SMTP_TLS_LEV_MAY) {
+		smtp_stream_setup(session, var_smtp_starttls_timeout, 0);
+		smtp_chat_cmd(session, "STARTTLS");
+		if (msg_verbose)
+			msg_info("> %s: STARTTLS", session->namaddrport);
+		stream_puts(session->stream, "STARTTLS\r\n");
+		if (stream_flush(session->stream) != 0
+		    || smtp_resp_read(session, resp) < 0)
+			return TLS_STEP_BROKEN;
+		if (resp->code / 100 == 2)
+			goto handshake;
+		session->features &= ~SMTP_FEATURE_STARTTLS;
+		if (TLS_REQUIRED(level)) {
+			smtp_site_fail(state, session->host, resp,
+				       "TLS is required, but host %s refused "
+				       "to start TLS: %s", session->namaddr,
+				       strbuf_str(&resp->text));
+			return TLS_STEP_FAILED;
+		}
+		return TLS_STEP_PLAIN;
+	}
+	if (TLS_REQUIRED(level)) {
+		if (!(session->features & SMTP_FEATURE_STARTTLS))
+			smtp_site_fail(state, NULL, fake_resp(&fake, "4.7.4"),
+				       "TLS is required, but was not offered "
+				       "by host %s", session->namaddr);
+		else
+			smtp_site_fail(state, NULL, fake_resp(&fake, "4.7.5"),
+				       "TLS is required, but our TLS engine is "
+				       "unavailable");
+		smtp_resp_release(&fake);
+		return TLS_STEP_FAILED;
+	}
+	return TLS_STEP_PLAIN;
+
+handshake:
+	/* The SASL mechanisms of the plaintext EHLO are void now. */
+	if (session->features & SMTP_FEATURE_AUTH)
+		smtp_sasl_cleanup(session);
+	/* Whatever came after the reply was sent in clear: drop it. */
+	stream_discard_input(session->stream);
+	/* The cache does not keep TLS state: never cache this session. */
+	smtp_session_dont_cache(session);
+	nexthop = nexthop_domain(state->dest ? state->dest : session->host);
+	memset(&props, 0, sizeof(props));
+	props.level = level;
+	props.namaddr = session->namaddrport;
+	props.host = session->host;
+	props.nexthop = nexthop;
+	props.timeout = var_smtp_starttls_timeout;
+	session->tls = tls_client_start(session->stream, &props);
+	free(nexthop);
+	if (session->tls == NULL) {
+		/* The peer is in an unknown state: no more I/O, not even QUIT. */
+		stream_set_error(session->stream, STREAM_IOERR, EPROTO);
+		fake_resp(&fake, "4.7.5");
+		if (level == SMTP_TLS_LEV_MAY)
+			smtp_mesg_fail(state, NULL, &fake, "Cannot start TLS: "
+				       "handshake failure");
+		else
+			smtp_site_fail(state, NULL, &fake, "Cannot start TLS: "
+				       "handshake failure");
+		smtp_resp_release(&fake);
+		return TLS_STEP_FAILED;
+	}
+	if (TLS_MUST_MATCH(level) && !tls_client_matched(session->tls)) {
+		smtp_site_fail(state, NULL, fake_resp(&fake, "4.7.5"),
+			       "Server certificate not verified");
+		smtp_resp_release(&fake);
+		return TLS_STEP_FAILED;
+	}
+	return TLS_STEP_AGAIN;
+}
+
 /* smtp_helo - greeting, then EHLO/HELO or LHLO */
 int
 smtp_helo(struct smtp_state *state)
@@ -1342,7 +1469,7 @@ smtp_helo(struct smtp_state *state)
 	struct smtp_resp resp, fake;
 	const char *where = "receiving the initial server greeting";
 	int loop_detect = !state->lmtp && session->port == 25;
-	int ret = -1, discard;
+	int ret = -1, discard, saved_features;
 	char *name;
 
 	smtp_resp_init(&resp);
@@ -1393,6 +1520,8 @@ smtp_helo(struct smtp_state *state)
 			session->features &= ~SMTP_FEATURE_ESMTP;
 	}
 
+	saved_features = session->features;
+ehlo_again:
 	if (state->lmtp) {
 		where = "performing the LHLO handshake";
 		if (chat(session, &resp, var_smtp_helo_timeout, "LHLO",
@@ -1470,6 +1599,21 @@ smtp_helo(struct smtp_state *state)
 		parse_ehlo(session, strbuf_str(&resp.lines), discard);
 	}
 
+	/* STARTTLS, and EHLO again over TLS. */
+	switch (starttls(state, &resp)) {
+	case TLS_STEP_PLAIN:
+		break;
+	case TLS_STEP_AGAIN:
+		session->features = saved_features;
+		smtp_stream_setup(session, var_smtp_helo_timeout, 0);
+		goto ehlo_again;
+	case TLS_STEP_BROKEN:
+		where = "receiving the STARTTLS response";
+		goto broken;
+	default:
+		goto out;
+	}
+
 	/* Mail that needs SMTPUTF8 cannot go to a server without it. */
 	if (!(session->features & SMTP_FEATURE_SMTPUTF8)
 	    && (req->smtputf8 & SMTPUTF8_FLAG_REQUESTED)
@@ -1486,8 +1630,11 @@ smtp_helo(struct smtp_state *state)
 			 session->namaddr);
 		session->features |= SMTP_FEATURE_8BITMIME;
 	}
-	/* AUTH, over the clear channel (STARTTLS will pass its own). */
-	switch (smtp_sasl_helo_login(state, SMTP_SASL_CLEAR)) {
+	/* AUTH, with the security options of the channel. */
+	switch (smtp_sasl_helo_login(state, session->tls == NULL
+				     ? SMTP_SASL_CLEAR
+				     : tls_client_matched(session->tls)
+				     ? SMTP_SASL_TLS_VERIFIED : SMTP_SASL_TLS)) {
 	case 0:
 		break;
 	case SMTP_SASL_BROKEN:

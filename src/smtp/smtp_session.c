@@ -33,6 +33,7 @@
 #include "global/params.h"
 #include "smtp.h"
 #include "smtp_sasl.h"
+#include "tls/tls_client.h"
 #include "util/msg.h"
 #include "util/xmalloc.h"
 
@@ -65,6 +66,10 @@ smtp_session_free(struct smtp_session *session)
 	if (session == NULL)
 		return;
 	smtp_debug_peer_restore();
+	if (session->tls)
+		tls_client_stop(session->stream, session->tls,
+				session->stream == NULL
+				|| stream_error(session->stream) != STREAM_OK);
 	if (session->stream)
 		stream_close(session->stream);
 	smtp_sasl_cleanup(session);

@@ -14,10 +14,12 @@
  * combine by Postfix's precedence.  A bad policy or a lookup error gives
  * SMTP_TLS_LEV_INVALID with the deferral reason in *why.
  *
- * smtp_tls_prune() is the guard that stands in for STARTTLS until the
- * TLS layer exists: servers whose level requires TLS are dropped from an
- * address list with a deferral reason, so that such mail is never sent
- * in clear.
+ * smtp_tls_prune() is the guard for what STARTTLS (smtp_proto.c) does
+ * not do yet: servers whose level is a DANE one, or any server under
+ * smtp_tls_wrappermode, are dropped from an address list with a deferral
+ * reason, so that such mail is never sent in clear.  The levels "may",
+ * "encrypt", "fingerprint", "verify" and "secure" pass: STARTTLS enforces
+ * them per session.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include "maps/maps.h"
 #include "smtp.h"
 #include "smtp_addr.h"
+#include "tls/tls_client.h"
 #include "util/msg.h"
 #include "util/xmalloc.h"
 
@@ -102,6 +105,9 @@ smtp_tls_policy_init(void)
 				       MAPS_FLAG_LOCK | MAPS_FLAG_FOLD_FIX
 				       | MAPS_FLAG_UTF8_REQUEST);
 	}
+	/* The TLS engine, before the chroot, when TLS may be used at all. */
+	if (global_level > SMTP_TLS_LEV_NONE || policy_maps || per_site)
+		(void)tls_client_init(smtp_lmtp_mode);
 }
 
 /* invalid - a policy problem: defer with Postfix's reason */
@@ -227,31 +233,26 @@ smtp_tls_level(const char *dest, const char *host, struct smtp_why *why)
 int
 smtp_tls_refuse(const char *dest, const char *host, struct smtp_why *why)
 {
-	static int warned;
 	const char *name;
 	int level = var_smtp_tls_wrappermode ? SMTP_TLS_LEV_ENCRYPT
 	    : smtp_tls_level(dest, host, why);
 
-	if (level == SMTP_TLS_LEV_NONE || level == SMTP_TLS_LEV_MAY) {
-		if (level == SMTP_TLS_LEV_MAY && !warned++)
-			msg_warn("TLS security level \"may\": this Postern "
-				 "build cannot do STARTTLS yet; mail is sent "
-				 "in clear");
-		return 0;
-	}
 	if (level == SMTP_TLS_LEV_INVALID) {
 		msg_warn("TLS policy lookup for %s/%s: %s", dest, host,
 			 strbuf_str(&why->reason));
 		return 1;
 	}
+	/* STARTTLS does these (smtp_proto.c); not DANE nor wrappermode. */
+	if (!var_smtp_tls_wrappermode && level != SMTP_TLS_LEV_HALF_DANE
+	    && level != SMTP_TLS_LEV_DANE && level != SMTP_TLS_LEV_DANE_ONLY)
+		return 0;
 	name = var_smtp_tls_wrappermode ? "wrappermode"
 	    : smtp_tls_level_name(level);
-	msg_warn("%s: TLS security level \"%s\" needs STARTTLS, which this "
-		 "Postern build cannot do yet; not sending in clear", host,
-		 name);
+	msg_warn("%s: TLS security level \"%s\" is not supported by this "
+		 "Postern build; not sending in clear", host, name);
 	smtp_why_set(why, "4.7.5", "TLS is required for %s (security level "
-		     "%s), but this Postern build cannot do STARTTLS yet",
-		     host, name);
+		     "%s), but this Postern build cannot do it yet", host,
+		     name);
 	return 1;
 }
 

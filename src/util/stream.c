@@ -292,6 +292,13 @@ fill(struct stream *s)
 	}
 }
 
+/* stream_discard_input - forget what was read but not consumed */
+void
+stream_discard_input(struct stream *s)
+{
+	s->rpos = s->rlen = 0;
+}
+
 /* stream_getc - one byte, or -1 */
 int
 stream_getc(struct stream *s)
