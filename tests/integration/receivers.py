@@ -302,11 +302,13 @@ class AioSMTPD(_Registered):
         _stop_proc(self.proc)
 
 
-def postfix_receiver(ctx, port=None, users=("rcpt@dest.test",), extra=None):
+def postfix_receiver(ctx, port=None, users=("rcpt@dest.test",), extra=None,
+                     smtpd_opts=None):
     """A second private Postfix instance (always Postfix's own programs;
     it never runs the agent) whose smtpd on 127.0.0.1:port accepts mail
     for dest.test and stores it through virtual(8) in DIR/mail/dest.test/
-    USER/ (Maildir).  Return (instance, port)."""
+    USER/ (Maildir).  smtpd_opts: "-o name=value" settings of that smtpd
+    (default: smtpd_tls_security_level=none).  Return (instance, port)."""
     import pfinstance
     port = port or ctx.free_port()
     vmap = {u: "dest.test/%s/" % u.split("@")[0] for u in users}
@@ -317,8 +319,12 @@ def postfix_receiver(ctx, port=None, users=("rcpt@dest.test",), extra=None):
     inst = pfinstance.Instance(agent="postfix", build=ctx.build, chroot="n",
                                main_cf=cf, vmailbox=vmap,
                                master_cf_extra=(
-                                   "127.0.0.1:%d inet n - n - - smtpd "
-                                   "-o smtpd_tls_security_level=none" % port))
+                                   "127.0.0.1:%d inet n - n - - smtpd %s"
+                                   % (port, " ".join(
+                                       "-o %s=%s" % kv for kv in
+                                       (smtpd_opts or {
+                                           "smtpd_tls_security_level":
+                                           "none"}).items()))))
     ctx.instances.append(inst)
     inst.start()
     deadline = time.time() + 20

@@ -1,0 +1,292 @@
+#!/usr/bin/env python3
+"""STARTTLS: the security levels may, encrypt, fingerprint, verify and
+secure against a second private Postfix whose smtpd offers STARTTLS with
+a certificate made at test time (openssl(1): a CA, a server certificate
+for mx.dest.test, one for another name, and a self-signed one), and
+against the scriptable server for STARTTLS not offered, refused (454)
+and a broken handshake.  Every outcome, the "... TLS connection
+established ..." lines (smtp_tls_loglevel = 1) and the deferral texts are
+the same with Postfix's own smtp (run.py --agent postfix)."""
+
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+from common import SENDER, message, status_line, assert_single
+from protocol_util import NO_RETRY
+from receivers import postfix_receiver
+
+BODY = ["Over TLS.", ".one dot", "", "caf\u00e9", "z" * 998, "last line"]
+
+
+class _Pki:
+    """Certificates in a temporary folder, removed with the servers."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="postern-it-pki-", dir="/tmp")
+        os.chmod(self.dir, 0o755)
+        self.ca = self._path("ca.pem")
+        self._run("req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                  "-keyout", self._path("ca.key"), "-out", self.ca,
+                  "-days", "30", "-subj", "/CN=Postern Test CA",
+                  "-addext", "basicConstraints=critical,CA:TRUE",
+                  "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        self.good = self._leaf("good", "mx.dest.test")
+        self.wrong = self._leaf("wrong", "other.test")
+        self.selfsigned = self._path("self.pem"), self._path("self.key")
+        self._run("req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                  "-keyout", self.selfsigned[1], "-out", self.selfsigned[0],
+                  "-days", "30", "-subj", "/CN=mx.dest.test",
+                  "-addext", "subjectAltName=DNS:mx.dest.test")
+        for name in os.listdir(self.dir):
+            os.chmod(self._path(name), 0o644)
+
+    def _path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _run(self, *args):
+        subprocess.run(("openssl",) + args, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def _leaf(self, name, dns):
+        key, csr, pem = (self._path(name + ext)
+                         for ext in (".key", ".csr", ".pem"))
+        ext = self._path(name + ".ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n"
+                    % dns)
+        self._run("req", "-new", "-newkey", "rsa:2048", "-nodes",
+                  "-keyout", key, "-out", csr, "-subj", "/CN=%s" % dns)
+        self._run("x509", "-req", "-in", csr, "-CA", self.ca,
+                  "-CAkey", self._path("ca.key"), "-CAcreateserial",
+                  "-out", pem, "-days", "30", "-extfile", ext)
+        return pem, key
+
+    def fingerprint(self, pem, digest="sha256"):
+        out = subprocess.run(["openssl", "x509", "-in", pem, "-noout",
+                              "-fingerprint", "-" + digest], check=True,
+                             capture_output=True, text=True).stdout
+        return out.strip().split("=", 1)[1]
+
+    def transcript_text(self):
+        return ""
+
+    def stop(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _pki(ctx):
+    pki = _Pki()
+    ctx.servers.append(pki)
+    return pki
+
+
+def _receiver(ctx, cert):
+    pem, key = cert
+    return postfix_receiver(ctx, users=("alice@dest.test",), smtpd_opts={
+        "smtpd_tls_security_level": "may",
+        "smtpd_tls_cert_file": pem, "smtpd_tls_key_file": key,
+        "smtpd_tls_loglevel": "1"})
+
+
+def _sender(ctx, rport, cf):
+    main_cf = dict(NO_RETRY, smtp_tls_loglevel="1")
+    main_cf.update(cf)
+    return ctx.instance(relay_port=rport, main_cf=main_cf)
+
+
+def _msg(subject):
+    return message(subject, BODY).replace(b"charset=us-ascii",
+                                          b"charset=utf-8")
+
+
+def _summary(trust, port):
+    """The TLS summary line both agents log (TLS 1.3, RSA 2048 key)."""
+    return (r"postfix/smtp\[\d+\]: %s TLS connection established to "
+            r"127\.0\.0\.1\[127\.0\.0\.1\]:%d: TLSv1\.3 with cipher "
+            r"TLS_AES_256_GCM_SHA384 \(256/256 bits\) key-exchange X25519 "
+            r"server-signature RSA-PSS \(2048 bits\) server-digest SHA256$"
+            % (trust, port))
+
+
+def _delivered(ctx, rinst, rport, inst, msg, trust):
+    """Sent over TLS; the receiver stored the message byte-exact."""
+    inst.wait_queue_empty()
+    assert_single(inst, status_line("alice@dest.test", "sent",
+                                    dsn=r"2\.0\.0", port=rport))
+    assert_single(inst, _summary(trust, rport))
+    rinst.wait_queue_empty()
+    [got] = rinst.wait_mailbox(1, box="dest.test/alice")
+    # The receiver's Received header says ESMTPS: TLS was used.
+    assert re.search(rb"\n\tby mx\.dest\.test \(Postfix\) with ESMTPS id ",
+                     got), got[:600]
+    i = got.index(b"\nReceived: by client.test (Postfix, from userid 0)")
+    rest = got[i + 1:]
+    j = rest.index(b"\n", rest.index(b"\n") + 1)
+    assert rest[j + 1:] == msg, "stored message differs:\n%r" % rest
+    assert rinst.grep_log(r"postfix/smtpd\[\d+\]: disconnect from localhost"
+                          r"\[127\.0\.0\.1\] ehlo=2 starttls=1 mail=1 rcpt=1 "
+                          r"data=1 quit=1 commands=7$")
+
+
+def _deferred(inst, dsn, reason):
+    inst.wait_for_log(status_line("alice@dest.test", "deferred", dsn=dsn,
+                                  reason=reason))
+    assert len(inst.queue()) == 1
+
+
+def test_tls_may_delivers_untrusted(ctx):
+    """"may" without a CA: the certificate is untrusted, delivered over
+    TLS all the same."""
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.good)
+    inst = _sender(ctx, rport, {"smtp_tls_security_level": "may"})
+    msg = _msg("may")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    _delivered(ctx, rinst, rport, inst, msg, "Untrusted")
+
+
+def test_tls_encrypt_delivers_trusted(ctx):
+    """"encrypt" with the CA: "Trusted" (no name is checked)."""
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.wrong)
+    inst = _sender(ctx, rport, {"smtp_tls_security_level": "encrypt",
+                                "smtp_tls_CAfile": pki.ca})
+    msg = _msg("encrypt")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    _delivered(ctx, rinst, rport, inst, msg, "Trusted")
+
+
+def test_tls_verify_delivers_verified(ctx):
+    """"verify" with the CA and the name in smtp_tls_verify_cert_match:
+    "Verified"."""
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.good)
+    inst = _sender(ctx, rport, {"smtp_tls_security_level": "verify",
+                                "smtp_tls_verify_cert_match": "mx.dest.test",
+                                "smtp_tls_CAfile": pki.ca})
+    msg = _msg("verify")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    _delivered(ctx, rinst, rport, inst, msg, "Verified")
+
+
+def test_tls_secure_delivers_verified(ctx):
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.good)
+    inst = _sender(ctx, rport, {"smtp_tls_security_level": "secure",
+                                "smtp_tls_secure_cert_match":
+                                "nexthop, .dest.test",
+                                "smtp_tls_CAfile": pki.ca})
+    msg = _msg("secure")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    _delivered(ctx, rinst, rport, inst, msg, "Verified")
+
+
+def test_tls_verify_wrong_name_defers(ctx):
+    """A trusted certificate for another name: "Server certificate not
+    verified" (4.7.5), with the verification failure logged."""
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.wrong)
+    inst = _sender(ctx, rport, {"smtp_tls_security_level": "verify",
+                                "smtp_tls_verify_cert_match": "mx.dest.test",
+                                "smtp_tls_CAfile": pki.ca})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("wrong name"))
+    _deferred(inst, r"4\.7\.5", r"Server certificate not verified")
+    assert_single(inst, r"postfix/smtp\[\d+\]: server certificate "
+                  r"verification failed for 127\.0\.0\.1\[127\.0\.0\.1\]:%d: "
+                  r"num=62:hostname mismatch$" % rport)
+    assert_single(inst, _summary("Trusted", rport))
+    assert rinst.wait_for_log(r"disconnect from localhost\[127\.0\.0\.1\] "
+                              r"ehlo=1 starttls=1 quit=1 commands=3$")
+
+
+def test_tls_verify_untrusted_defers(ctx):
+    """A self-signed certificate under "verify": deferred, and the
+    reason logged as Postfix does."""
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.selfsigned)
+    inst = _sender(ctx, rport, {"smtp_tls_security_level": "verify",
+                                "smtp_tls_verify_cert_match": "mx.dest.test",
+                                "smtp_tls_CAfile": pki.ca})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("self-signed"))
+    _deferred(inst, r"4\.7\.5", r"Server certificate not verified")
+    assert_single(inst, r"postfix/smtp\[\d+\]: certificate verification "
+                  r"failed for 127\.0\.0\.1\[127\.0\.0\.1\]:%d: self-signed "
+                  r"certificate$" % rport)
+    assert_single(inst, _summary("Untrusted", rport))
+
+
+def test_tls_fingerprint_match_delivers(ctx):
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.selfsigned)
+    inst = _sender(ctx, rport, {
+        "smtp_tls_security_level": "fingerprint",
+        "smtp_tls_fingerprint_cert_match":
+        pki.fingerprint(pki.selfsigned[0])})
+    msg = _msg("fingerprint")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    _delivered(ctx, rinst, rport, inst, msg, "Verified")
+
+
+def test_tls_fingerprint_mismatch_defers(ctx):
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.selfsigned)
+    inst = _sender(ctx, rport, {
+        "smtp_tls_security_level": "fingerprint",
+        "smtp_tls_fingerprint_cert_match": pki.fingerprint(pki.good[0])})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("fingerprint"))
+    _deferred(inst, r"4\.7\.5", r"Server certificate not verified")
+    assert_single(inst, _summary("Untrusted", rport))
+
+
+def test_tls_encrypt_not_offered_defers(ctx):
+    """"encrypt" and no STARTTLS in the EHLO reply: "TLS is required, but
+    was not offered by host ..." (4.7.4); nothing sent."""
+    srv = ctx.server(ehlo_keywords=["PIPELINING"])
+    inst = _sender(ctx, srv.port, {"smtp_tls_security_level": "encrypt"})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("no tls"))
+    _deferred(inst, r"4\.7\.4", r"TLS is required, but was not offered by "
+              r"host 127\.0\.0\.1\[127\.0\.0\.1\]")
+    assert srv.transactions() == []
+
+
+def test_tls_encrypt_refused_defers(ctx):
+    """STARTTLS answered 454: "TLS is required, but host ... refused to
+    start TLS: 454 ..."."""
+    srv = ctx.server(ehlo_keywords=["PIPELINING", "STARTTLS"],
+                     replies={"other": "454 4.7.0 TLS not available due "
+                              "to local problem"})
+    inst = _sender(ctx, srv.port, {"smtp_tls_security_level": "encrypt"})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("454"))
+    _deferred(inst, r"4\.7\.0", r"host 127\.0\.0\.1\[127\.0\.0\.1\] said: "
+              r"TLS is required, but host 127\.0\.0\.1\[127\.0\.0\.1\] "
+              r"refused to start TLS: 454 4\.7\.0 TLS not available due to "
+              r"local problem \(in reply to STARTTLS command\)")
+    assert srv.transactions() == []
+
+
+def test_tls_may_refused_sends_in_clear(ctx):
+    """"may" and 454 to STARTTLS: the mail goes in clear."""
+    srv = ctx.server(ehlo_keywords=["PIPELINING", "STARTTLS"],
+                     replies={"other": "454 4.7.0 TLS not available"})
+    inst = _sender(ctx, srv.port, {"smtp_tls_security_level": "may"})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("may 454"))
+    inst.wait_for_log(status_line("alice@dest.test", "sent"))
+    assert len(srv.transactions()) == 1
+
+
+def test_tls_handshake_failure_defers(ctx):
+    """The server says 220 to STARTTLS but speaks no TLS: "Cannot start
+    TLS: handshake failure" (4.7.5) for a new message, even with "may"
+    (Postfix retries in clear only for mail older than
+    minimal_backoff_time); no QUIT on the broken connection."""
+    srv = ctx.server(ehlo_keywords=["PIPELINING", "STARTTLS"],
+                     replies={"other": "220 2.0.0 Ready to start TLS"})
+    inst = _sender(ctx, srv.port, {"smtp_tls_security_level": "may"})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("handshake"))
+    _deferred(inst, r"4\.7\.5", r"Cannot start TLS: handshake failure")
+    inst.wait_for_log(r"postfix/smtp\[\d+\]: SSL_connect error to "
+                      r"127\.0\.0\.1\[127\.0\.0\.1\]:%d: " % srv.port)
+    assert srv.transactions() == []
