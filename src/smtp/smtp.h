@@ -80,6 +80,7 @@ struct smtp_session {
 	struct xsasl_client *sasl_client;
 	/* STARTTLS (smtp_proto.c); NULL: a plaintext session */
 	struct tls_client_sess *tls;
+	int tls_retry_plain;	/* handshake failed: again, in clear */
 
 	/*
 	 * Connection caching, as Postfix's expire_time: > 0 the session may
@@ -116,6 +117,8 @@ struct smtp_state {
 	size_t space_left;	/* of the current output line (DATA) */
 	int complete_session;	/* a transaction ran to its end */
 	struct dsn *why;	/* the last failure, for the caller */
+	int tls_off;		/* this session: level "none" (a retry in
+				 * clear after a failed handshake) */
 
 	/* Connection cache (smtp_reuse.c). */
 	int cache_load;		/* look for cached connections */

@@ -429,6 +429,48 @@ reuse_sessions(struct smtp_state *state, struct dns_rr **addrs, int port,
 }
 
 /*
+ * retry_in_clear - the same server once more, with TLS off: what Postfix
+ * does after a failed handshake at level "may" (see starttls() in
+ * smtp_proto.c for when).  A handshake failure is not a session.
+ */
+static void
+retry_in_clear(struct smtp_state *state, const struct dns_rr *rr, int port,
+	       int final)
+{
+	struct smtp_race *race;
+	const struct dns_rr *got;
+	char text[INET6_ADDRSTRLEN];
+	enum smtp_race_result r;
+	int fd;
+
+	if (state->rcpt_left <= 0)
+		return;
+	state->final_server = final;
+	race = smtp_race_create(state, (struct dns_rr *)rr, 1, port, 0);
+	r = smtp_race_next(race, &fd, &got);
+	if (r != SMTP_RACE_NONE) {
+		state->tls_off = 1;
+		session_start(state, fd, smtp_addr_hname(got),
+			      dns_rr_addr_text(got, text, sizeof(text)), port);
+		if (r == SMTP_RACE_GREET_TIMEOUT) {
+			stream_set_error(state->session->stream, STREAM_TIMEOUT,
+					 ETIMEDOUT);
+			smtp_stream_except(state,
+					   "receiving the initial server greeting");
+		} else if (smtp_helo(state) != 0) {
+			if (stream_error(state->session->stream) == STREAM_OK)
+				smtp_quit(state);
+		} else {
+			(void)smtp_xfer(state);
+		}
+		session_end(state);
+		state->tls_off = 0;
+	}
+	smtp_race_abandon_all(race, "no recipient left");
+	smtp_race_free(race);
+}
+
+/*
  * try_servers - sessions with the addresses of one destination until no
  * recipient is left, the session limit is reached, or no address is
  * left.  final_nexthop says whether this is the last destination; reused
@@ -469,8 +511,16 @@ try_servers(struct smtp_state *state, struct dns_rr *addrs, int port,
 			smtp_stream_except(state,
 					   "receiving the initial server greeting");
 		} else if (smtp_helo(state) != 0) {
+			int retry = state->session->tls_retry_plain;
+
 			if (stream_error(state->session->stream) == STREAM_OK)
 				smtp_quit(state);
+			if (retry) {
+				session_end(state);
+				retry_in_clear(state, rr, port,
+					       final_nexthop && last);
+				continue;
+			}
 		} else {
 			/* Delivery attempts do count. */
 			if (++sessions == var_smtp_mx_session_limit) {

@@ -1371,8 +1371,9 @@ starttls(struct smtp_state *state, struct smtp_resp *resp)
 
 	if (session->tls)
 		return TLS_STEP_PLAIN;	/* this is the EHLO after TLS */
-	level = smtp_tls_level(state->dest ? state->dest : "", session->host,
-			       &why);
+	level = state->tls_off ? SMTP_TLS_LEV_NONE
+	    : smtp_tls_level(state->dest ? state->dest : "", session->host,
+			     &why);
 	if (level == SMTP_TLS_LEV_INVALID) {
 		/* smtp_tls_prune() refused these already; be safe. */
 		smtp_site_fail(state, NULL, fake_resp(&fake, why.status),
@@ -1441,6 +1442,22 @@ handshake:
 	if (session->tls == NULL) {
 		/* The peer is in an unknown state: no more I/O, not even QUIT. */
 		stream_set_error(session->stream, STREAM_IOERR, EPROTO);
+		/*
+		 * "may": the same server again, in clear, for mail that
+		 * waited at least minimal_backoff_time (or a probe), unless
+		 * we would authenticate (the server may offer AUTH only
+		 * over TLS).  New mail is deferred: one failed handshake
+		 * must not send it in clear at once.
+		 */
+		if (level == SMTP_TLS_LEV_MAY
+		    && (DEL_REQ_TRACE_ONLY(state->req->flags)
+			|| state->req->msg_stats.active_arrival.tv_sec
+			- state->req->msg_stats.incoming_arrival.tv_sec
+			>= var_min_backoff_time)
+		    && !smtp_sasl_have_credentials(state)) {
+			session->tls_retry_plain = 1;
+			state->final_server = 0;
+		}
 		fake_resp(&fake, "4.7.5");
 		if (level == SMTP_TLS_LEV_MAY)
 			smtp_mesg_fail(state, NULL, &fake, "Cannot start TLS: "

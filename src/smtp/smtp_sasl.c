@@ -378,6 +378,29 @@ out:
 	return ret;
 }
 
+/*
+ * smtp_sasl_have_credentials - 1 when AUTH is on and the password table
+ * has (or may have: lookup error) credentials for this session's server
+ */
+int
+smtp_sasl_have_credentials(struct smtp_state *state)
+{
+	struct smtp_session *session = state->session;
+	char *user = NULL, *pass = NULL;
+	int found;
+
+	if (!var_smtp_sasl_auth_enable || !*var_smtp_sasl_password_maps
+	    || passwd_maps == NULL)
+		return 0;
+	found = smtp_sasl_passwd_find(passwd_maps, smtp_sasl_sender_dependent(),
+				      state->req->sender, session->host,
+				      state->dest ? state->dest : "",
+				      &user, &pass);
+	free(user);
+	free(pass);
+	return found != 0;
+}
+
 /* smtp_sasl_helo_login - authenticate when we have credentials */
 int
 smtp_sasl_helo_login(struct smtp_state *state, enum smtp_sasl_channel channel)

@@ -21,6 +21,7 @@ void smtp_sasl_helo_auth(struct smtp_session *session, const char *words);
 int smtp_sasl_helo_login(struct smtp_state *state,
 			 enum smtp_sasl_channel channel);
 void smtp_sasl_cleanup(struct smtp_session *session);
+int smtp_sasl_have_credentials(struct smtp_state *state);
 int smtp_sasl_passwd_find(struct maps *maps, int sender_dependent,
 			  const char *sender, const char *host,
 			  const char *dest, char **user, char **pass);

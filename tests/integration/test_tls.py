@@ -291,3 +291,26 @@ def test_tls_handshake_failure_defers(ctx):
     inst.wait_for_log(r"postfix/smtp\[\d+\]: SSL_connect error to "
                       r"127\.0\.0\.1\[127\.0\.0\.1\]:%d: " % srv.port)
     assert srv.transactions() == []
+
+
+def test_tls_may_handshake_failure_probe_retries_in_clear(ctx):
+    """A probe (sendmail -bv, trace only): after a failed "may" handshake
+    the same server is tried again in clear, as Postfix does for probes
+    and for mail older than minimal_backoff_time; the address is
+    deliverable."""
+    srv = ctx.server(ehlo_keywords=["PIPELINING", "STARTTLS"],
+                     replies={"other": "220 2.0.0 Ready to start TLS"})
+    inst = _sender(ctx, srv.port, {"smtp_tls_security_level": "may"})
+    inst.inject(SENDER, ["alice@dest.test"], b"", extra_args=["-bv"])
+    inst.wait_queue_empty()
+    assert_single(inst, status_line("alice@dest.test", "deliverable",
+                                    dsn=r"2\.1\.5", port=srv.port))
+    assert_single(inst, r"postfix/smtp\[\d+\]: [0-9A-F]+: Cannot start TLS: "
+                  r"handshake failure$")
+    s0, s1 = srv.wait_sessions(2)
+    # The first session ends in the ClientHello (binary "lines").
+    assert s0.commands[:2] == ["EHLO client.test", "STARTTLS"]
+    assert "QUIT" not in s0.commands
+    assert s1.commands == ["EHLO client.test",
+                           "MAIL FROM:<%s>" % SENDER,
+                           "RCPT TO:<alice@dest.test>", "RSET", "QUIT"]
