@@ -29,6 +29,9 @@ struct tls_client_props {
 	const char *nexthop;	/* next-hop domain ("nexthop" matches) */
 	const char *matches;	/* names (verify, secure) or digests
 				 * (fingerprint); NULL: main.cf's */
+	const char *grade;	/* cipher grade; NULL: main.cf's */
+	const char *protocols;	/* protocol list; NULL: main.cf's */
+	const char *exclusions;	/* ciphers to exclude; NULL: main.cf's */
 	int timeout;		/* seconds per wait during the handshake */
 };
 

@@ -204,6 +204,17 @@ struct dns_rr;
 void smtp_tls_policy_init(void);
 const char *smtp_tls_level_name(int level);
 int smtp_tls_level(const char *dest, const char *host, struct smtp_why *why);
+
+/* Attributes of a smtp_tls_policy_maps entry; NULL: main.cf's. */
+struct smtp_tls_attrs {
+	char *grade;		/* ciphers= */
+	char *protocols;	/* protocols= */
+	char *exclude;		/* exclude= */
+	char *match;		/* match=, several joined by ":" or "|" */
+};
+int smtp_tls_policy(const char *dest, const char *host, struct smtp_why *why,
+		    struct smtp_tls_attrs *attrs);
+void smtp_tls_attrs_free(struct smtp_tls_attrs *attrs);
 int smtp_tls_refuse(const char *dest, const char *host, struct smtp_why *why);
 int smtp_tls_prune(struct dns_rr **addrs, const char *dest,
 		   struct smtp_why *why);

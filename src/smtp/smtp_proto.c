@@ -1354,35 +1354,23 @@ nexthop_domain(const char *dest)
 #define TLS_STEP_FAILED	2	/* recipients reported */
 #define TLS_STEP_BROKEN	3	/* the connection failed */
 
-/*
- * starttls - after EHLO: STARTTLS when the level asks for TLS and the
- * server offers it, the handshake, and the certificate check of the
- * level; or the deferral when TLS is required but cannot be had.
- */
+/* starttls_level - starttls() once the policy is known */
 static int
-starttls(struct smtp_state *state, struct smtp_resp *resp)
+starttls_level(struct smtp_state *state, struct smtp_resp *resp, int level,
+	       const struct smtp_tls_attrs *attrs, struct smtp_why *why)
 {
 	struct smtp_session *session = state->session;
-	struct smtp_why why = { "", STRBUF_INIT };
 	struct tls_client_props props;
 	struct smtp_resp fake;
 	char *nexthop;
-	int level;
 
-	if (session->tls)
-		return TLS_STEP_PLAIN;	/* this is the EHLO after TLS */
-	level = state->tls_off ? SMTP_TLS_LEV_NONE
-	    : smtp_tls_level(state->dest ? state->dest : "", session->host,
-			     &why);
 	if (level == SMTP_TLS_LEV_INVALID) {
 		/* smtp_tls_prune() refused these already; be safe. */
-		smtp_site_fail(state, NULL, fake_resp(&fake, why.status),
-			       "%s", strbuf_str(&why.reason));
+		smtp_site_fail(state, NULL, fake_resp(&fake, why->status),
+			       "%s", strbuf_str(&why->reason));
 		smtp_resp_release(&fake);
-		strbuf_release(&why.reason);
 		return TLS_STEP_FAILED;
 	}
-	strbuf_release(&why.reason);
 	if ((session->features & SMTP_FEATURE_STARTTLS)
 	    && var_smtp_tls_note_starttls_offer && level <= SMTP_TLS_LEV_NONE)
 		msg_info("Host offered STARTTLS: [%s]", session->host);
@@ -1436,6 +1424,10 @@ handshake:
 	props.namaddr = session->namaddrport;
 	props.host = session->host;
 	props.nexthop = nexthop;
+	props.matches = attrs->match;
+	props.grade = attrs->grade;
+	props.protocols = attrs->protocols;
+	props.exclusions = attrs->exclude;
 	props.timeout = var_smtp_starttls_timeout;
 	session->tls = tls_client_start(session->stream, &props);
 	free(nexthop);
@@ -1475,6 +1467,30 @@ handshake:
 		return TLS_STEP_FAILED;
 	}
 	return TLS_STEP_AGAIN;
+}
+
+/*
+ * starttls - after EHLO: STARTTLS when the level asks for TLS and the
+ * server offers it, the handshake, and the certificate check of the
+ * level; or the deferral when TLS is required but cannot be had.
+ */
+static int
+starttls(struct smtp_state *state, struct smtp_resp *resp)
+{
+	struct smtp_session *session = state->session;
+	struct smtp_why why = { "", STRBUF_INIT };
+	struct smtp_tls_attrs attrs = { NULL, NULL, NULL, NULL };
+	int level, ret;
+
+	if (session->tls)
+		return TLS_STEP_PLAIN;	/* this is the EHLO after TLS */
+	level = state->tls_off ? SMTP_TLS_LEV_NONE
+	    : smtp_tls_policy(state->dest ? state->dest : "", session->host,
+			      &why, &attrs);
+	ret = starttls_level(state, resp, level, &attrs, &why);
+	smtp_tls_attrs_free(&attrs);
+	strbuf_release(&why.reason);
+	return ret;
 }
 
 /* smtp_helo - greeting, then EHLO/HELO or LHLO */

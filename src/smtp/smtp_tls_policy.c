@@ -127,12 +127,113 @@ is_domain(const char *name)
 		"0123456789-_.")] == 0;
 }
 
+/* attr_set - a policy attribute that may be given once */
+static int
+attr_set(char **slot, const char *where, const char *name, const char *val)
+{
+	if (*slot) {
+		msg_warn("%s: attribute \"%s\" is specified multiple times",
+			 where, name);
+		return -1;
+	}
+	*slot = xstrdup(val);
+	return 0;
+}
+
+/*
+ * policy_attrs - the attributes after the level, checked as Postfix
+ * does (a bad one makes the policy invalid); stored when attrs is set.
+ */
+static int
+policy_attrs(char *rest, int level, const char *where,
+	     struct smtp_tls_attrs *attrs)
+{
+	struct smtp_tls_attrs a = { NULL, NULL, NULL, NULL };
+	char *tok, *val;
+	int ret = 0;
+
+	while (ret == 0 && (tok = strsep(&rest, ", \t\r\n")) != NULL) {
+		if (*tok == 0)
+			continue;
+		if ((val = strchr(tok, '=')) == NULL || val == tok) {
+			msg_warn("%s: malformed attribute/value pair \"%s\": %s",
+				 where, tok, val ? "missing attribute name"
+				 : "missing '=' after attribute name");
+			ret = -1;
+			break;
+		}
+		*val++ = 0;
+		if (strcasecmp(tok, "ciphers") == 0) {
+			if (*val == 0) {
+				msg_warn("%s: attribute \"%s\" has empty value",
+					 where, tok);
+				ret = -1;
+			} else {
+				ret = attr_set(&a.grade, where, tok, val);
+			}
+		} else if (strcasecmp(tok, "protocols") == 0) {
+			ret = attr_set(&a.protocols, where, tok, val);
+		} else if (strcasecmp(tok, "exclude") == 0) {
+			ret = attr_set(&a.exclude, where, tok, val);
+		} else if (strcasecmp(tok, "match") == 0) {
+			if (*val == 0) {
+				msg_warn("%s: attribute \"%s\" has empty value",
+					 where, tok);
+				ret = -1;
+			} else if (level != SMTP_TLS_LEV_FPRINT
+				   && level != SMTP_TLS_LEV_VERIFY
+				   && level != SMTP_TLS_LEV_SECURE) {
+				msg_warn("%s: attribute \"%s\" invalid at "
+					 "security level \"%s\"", where, tok,
+					 smtp_tls_level_name(level));
+				ret = -1;
+			} else if (a.match == NULL) {
+				a.match = xstrdup(val);
+			} else {
+				/* Several match= add up. */
+				char *both = xasprintf("%s%s%s", a.match,
+						       level == SMTP_TLS_LEV_FPRINT
+						       ? "|" : ":", val);
+
+				free(a.match);
+				a.match = both;
+			}
+		} else {
+			/* servername, tafile, connection_reuse: not yet. */
+			msg_warn("%s: invalid attribute name: \"%s\"", where,
+				 tok);
+			ret = -1;
+		}
+	}
+	if (ret == 0 && attrs) {
+		*attrs = a;
+	} else {
+		free(a.grade);
+		free(a.protocols);
+		free(a.exclude);
+		free(a.match);
+	}
+	return ret;
+}
+
+/* smtp_tls_attrs_free - what policy_attrs() stored */
+void
+smtp_tls_attrs_free(struct smtp_tls_attrs *attrs)
+{
+	free(attrs->grade);
+	free(attrs->protocols);
+	free(attrs->exclude);
+	free(attrs->match);
+	memset(attrs, 0, sizeof(*attrs));
+}
+
 /* policy_lookup - smtp_tls_policy_maps for the destination */
 static int
-policy_lookup(const char *dest, struct smtp_why *why)
+policy_lookup(const char *dest, struct smtp_why *why,
+	      struct smtp_tls_attrs *attrs)
 {
 	const char *name = dest, *value = NULL;
-	char *copy, *tok, *rest;
+	char *copy, *tok, *rest, *where;
 	int level;
 
 	do {
@@ -162,13 +263,17 @@ policy_lookup(const char *dest, struct smtp_why *why)
 		free(copy);
 		return invalid(why);
 	}
-	/* Attributes (match=, ciphers=, ...) wait for the TLS layer. */
-	while (level < SMTP_TLS_LEV_MAY
-	       && (tok = strsep(&rest, ", \t\r\n")) != NULL)
-		if (*tok)
-			msg_warn("%s, next-hop destination \"%s\": ignoring "
-				 "attribute \"%s\" with TLS disabled",
-				 policy_maps->title, name, tok);
+	where = xasprintf("%s, next-hop destination \"%s\"",
+			  policy_maps->title, name);
+	if (level < SMTP_TLS_LEV_MAY) {
+		while ((tok = strsep(&rest, ", \t\r\n")) != NULL)
+			if (*tok)
+				msg_warn("%s: ignoring attribute \"%s\" with "
+					 "TLS disabled", where, tok);
+	} else if (policy_attrs(rest, level, where, attrs) < 0) {
+		level = invalid(why);
+	}
+	free(where);
 	free(copy);
 	return level;
 }
@@ -209,12 +314,14 @@ site_lookup(int *level, const char *name, const char *what,
 }
 
 int
-smtp_tls_level(const char *dest, const char *host, struct smtp_why *why)
+smtp_tls_policy(const char *dest, const char *host, struct smtp_why *why,
+		struct smtp_tls_attrs *attrs)
 {
+	struct smtp_tls_attrs a = { NULL, NULL, NULL, NULL };
 	int level = SMTP_TLS_LEV_NOTFOUND;
 
 	if (policy_maps) {
-		level = policy_lookup(dest, why);
+		level = policy_lookup(dest, why, &a);
 	} else if (per_site) {
 		site_lookup(&level, dest, "next-hop destination", why);
 		if (level != SMTP_TLS_LEV_INVALID && strcasecmp(dest, host) != 0)
@@ -223,7 +330,27 @@ smtp_tls_level(const char *dest, const char *host, struct smtp_why *why)
 		if (level == SMTP_TLS_LEV_MAY && global_level > level)
 			level = global_level;
 	}
-	return level == SMTP_TLS_LEV_NOTFOUND ? global_level : level;
+	if (level == SMTP_TLS_LEV_NOTFOUND)
+		level = global_level;
+	/* "fingerprint" with nothing to match: a configuration problem. */
+	if (level == SMTP_TLS_LEV_FPRINT && a.match == NULL
+	    && var_smtp_tls_fingerprint_cert_match[strspn(
+		    var_smtp_tls_fingerprint_cert_match, ", \t\r\n")] == 0) {
+		msg_warn("nexthop domain %s: configured at fingerprint security "
+			 "level, but with no fingerprints to match.", dest);
+		level = invalid(why);
+	}
+	if (attrs && level != SMTP_TLS_LEV_INVALID)
+		*attrs = a;
+	else
+		smtp_tls_attrs_free(&a);
+	return level;
+}
+
+int
+smtp_tls_level(const char *dest, const char *host, struct smtp_why *why)
+{
+	return smtp_tls_policy(dest, host, why, NULL);
 }
 
 /*

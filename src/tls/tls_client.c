@@ -331,10 +331,10 @@ tls_client_protocols(const char *list, int *min, int *max, long *no_mask)
 /* cipher_list - the OpenSSL cipher list of a grade, with exclusions */
 static int
 cipher_list(struct strbuf *out, const char *grade, const char *excl1,
-	    const char *excl2)
+	    const char *excl2, const char *excl3)
 {
 	const char *base;
-	const char *excl[2] = { excl1, excl2 };
+	const char *excl[3] = { excl1, excl2, excl3 };
 
 	if (strcasecmp(grade, "high") == 0)
 		base = var_tls_high_cipherlist;
@@ -350,7 +350,7 @@ cipher_list(struct strbuf *out, const char *grade, const char *excl1,
 		return -1;
 	strbuf_reset(out);
 	strbuf_puts(out, base);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		char *copy = xstrdup(excl[i] ? excl[i] : ""), *rest = copy, *w;
 
 		while ((w = strsep(&rest, ", :\t\r\n")) != NULL)
@@ -692,10 +692,14 @@ tls_client_start(struct stream *s, const struct tls_client_props *props)
 	struct tls_client_sess *sess;
 	struct strbuf ciphers = STRBUF_INIT;
 	int mandatory = props->level >= TLS_LEV_ENCRYPT, min, max, rc;
-	const char *protocols = mandatory ? var_smtp_tls_mandatory_protocols
+	const char *protocols = props->protocols ? props->protocols
+	    : mandatory ? var_smtp_tls_mandatory_protocols
 	    : var_smtp_tls_protocols;
-	const char *grade = mandatory ? var_smtp_tls_mandatory_ciphers
-	    : var_smtp_tls_ciphers;
+	const char *grade = props->grade ? props->grade
+	    : mandatory ? var_smtp_tls_mandatory_ciphers : var_smtp_tls_ciphers;
+	/* Encryption needs no eNULL, authentication no aNULL (Postfix). */
+	const char *also = props->level == TLS_LEV_ENCRYPT ? "eNULL"
+	    : props->level > TLS_LEV_ENCRYPT ? "aNULL" : NULL;
 	long no_mask;
 	X509 *peer;
 
@@ -713,9 +717,10 @@ tls_client_start(struct stream *s, const struct tls_client_props *props)
 			 "session", sess->namaddr, protocols);
 		goto bad;
 	}
-	if (cipher_list(&ciphers, grade, var_smtp_tls_exclude_ciphers,
-			mandatory ? var_smtp_tls_mandatory_exclude_ciphers
-			: NULL) < 0) {
+	if (cipher_list(&ciphers, grade, props->exclusions ? props->exclusions
+			: var_smtp_tls_exclude_ciphers, props->exclusions
+			|| !mandatory ? NULL
+			: var_smtp_tls_mandatory_exclude_ciphers, also) < 0) {
 		msg_warn("invalid %s value: \"%s\"", param_name(mandatory
 			 ? "tls_mandatory_ciphers" : "tls_ciphers"), grade);
 		goto bad;

@@ -314,3 +314,72 @@ def test_tls_may_handshake_failure_probe_retries_in_clear(ctx):
     assert s1.commands == ["EHLO client.test",
                            "MAIL FROM:<%s>" % SENDER,
                            "RCPT TO:<alice@dest.test>", "RSET", "QUIT"]
+
+
+def _policy(pki, rport, value):
+    """A smtp_tls_policy_maps table for [127.0.0.1]:rport."""
+    path = os.path.join(pki.dir, "policy")
+    with open(path, "w") as f:
+        f.write("[127.0.0.1]:%d %s\n" % (rport, value))
+    os.chmod(path, 0o644)
+    return "texthash:" + path
+
+
+def test_tls_policy_verify_match_delivers(ctx):
+    """smtp_tls_policy_maps "verify match=NAME:NAME": the table's names,
+    not smtp_tls_verify_cert_match."""
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.good)
+    inst = _sender(ctx, rport, {
+        "smtp_tls_policy_maps": _policy(
+            pki, rport, "verify match=nomatch.test:mx.dest.test"),
+        "smtp_tls_CAfile": pki.ca})
+    msg = _msg("policy verify")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    _delivered(ctx, rinst, rport, inst, msg, "Verified")
+
+
+def test_tls_policy_fingerprint_match_delivers(ctx):
+    """"fingerprint match=FP1|FP2" (sha256, the second one matches), and
+    protocols= / ciphers= attributes."""
+    pki = _pki(ctx)
+    rinst, rport = _receiver(ctx, pki.selfsigned)
+    inst = _sender(ctx, rport, {
+        "smtp_tls_policy_maps": _policy(
+            pki, rport, "fingerprint match=%s|%s protocols=>=TLSv1.2 "
+            "ciphers=high" % (pki.fingerprint(pki.good[0]),
+                              pki.fingerprint(pki.selfsigned[0])))})
+    msg = _msg("policy fingerprint")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    _delivered(ctx, rinst, rport, inst, msg, "Verified")
+
+
+def test_tls_policy_bad_attribute_defers(ctx):
+    """An unknown attribute: "client TLS configuration problem" (4.7.5)
+    and Postfix's warning; nothing sent."""
+    srv = ctx.server(ehlo_keywords=["STARTTLS"])
+    pki = _pki(ctx)
+    inst = _sender(ctx, srv.port, {"smtp_tls_policy_maps": _policy(
+        pki, srv.port, "encrypt bogus=1")})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("bad attribute"))
+    inst.wait_for_log(status_line("alice@dest.test", "deferred",
+                                  dsn=r"4\.7\.5", relay="none",
+                                  reason=r"client TLS configuration problem"))
+    inst.wait_for_log(r"warning: smtp_tls_policy_maps, next-hop destination "
+                      r"\"\[127\.0\.0\.1\]:%d\": invalid attribute name: "
+                      r"\"bogus\"" % srv.port)
+    assert srv.sessions == []
+
+
+def test_tls_fingerprint_without_fingerprints_defers(ctx):
+    srv = ctx.server(ehlo_keywords=["STARTTLS"])
+    inst = _sender(ctx, srv.port,
+                   {"smtp_tls_security_level": "fingerprint"})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("no fingerprints"))
+    inst.wait_for_log(status_line("alice@dest.test", "deferred",
+                                  dsn=r"4\.7\.5", relay="none",
+                                  reason=r"client TLS configuration problem"))
+    inst.wait_for_log(r"warning: nexthop domain \[127\.0\.0\.1\]:%d: "
+                      r"configured at fingerprint security level, but with "
+                      r"no fingerprints to match\." % srv.port)
+    assert srv.sessions == []
