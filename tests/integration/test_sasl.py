@@ -30,10 +30,11 @@ REALM = "mx.dest.test"
 MECHS = "PLAIN LOGIN CRAM-MD5 SCRAM-SHA-256"
 
 
-def sasl_receiver(ctx, mech_list=MECHS):
+def sasl_receiver(ctx, mech_list=MECHS, tls=None):
     """A private Postfix smtpd on 127.0.0.1:PORT with Cyrus SASL AUTH
     (auxprop/sasldb with alice and bob in realm mx.dest.test).  Mail for
-    dest.test is stored; no AUTH is required.  Return (instance, port)."""
+    dest.test is stored; no AUTH is required.  tls: (cert, key) files for
+    STARTTLS, and AUTH only over TLS.  Return (instance, port)."""
     port = ctx.free_port()
     cf = {"myhostname": REALM, "mydomain": "dest.test",
           "virtual_mailbox_domains": "dest.test",
@@ -43,8 +44,13 @@ def sasl_receiver(ctx, mech_list=MECHS):
                                    "rcpt@dest.test": "dest.test/rcpt/"},
                                master_cf_extra=(
                                    "127.0.0.1:%d inet n - n - - smtpd "
-                                   "-o smtpd_tls_security_level=none "
-                                   "-o smtpd_sasl_auth_enable=yes" % port))
+                                   "%s -o smtpd_sasl_auth_enable=yes"
+                                   % (port, "-o smtpd_tls_security_level=none"
+                                      if tls is None else
+                                      "-o smtpd_tls_security_level=may "
+                                      "-o smtpd_tls_auth_only=yes "
+                                      "-o smtpd_tls_cert_file=%s "
+                                      "-o smtpd_tls_key_file=%s" % tls)))
     ctx.instances.append(inst)
     # Debian's smtpd reads $config_directory/sasl/smtpd.conf (its
     # cyrus_sasl_config_path is overridden by that default).

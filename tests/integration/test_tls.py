@@ -383,3 +383,26 @@ def test_tls_fingerprint_without_fingerprints_defers(ctx):
                       r"configured at fingerprint security level, but with "
                       r"no fingerprints to match\." % srv.port)
     assert srv.sessions == []
+
+
+def test_tls_sasl_plain_after_starttls(ctx):
+    """A server that offers AUTH (PLAIN, LOGIN) only over TLS
+    (smtpd_tls_auth_only): with "encrypt" and smtp_sasl_tls_security_options
+    = noanonymous, the client authenticates with PLAIN after STARTTLS and
+    the second EHLO; the default (clear) options would refuse PLAIN."""
+    from test_sasl import sasl_receiver, client, creds, smtpd_login
+    pki = _pki(ctx)
+    rinst, rport = sasl_receiver(ctx, mech_list="PLAIN LOGIN",
+                                 tls=pki.good)
+    inst = client(ctx, rport, dict(
+        NO_RETRY, smtp_tls_security_level="encrypt", smtp_tls_loglevel="1",
+        smtp_sasl_tls_security_options="noanonymous",
+        smtp_sasl_password_maps=creds(rport)))
+    inst.inject(SENDER, ["rcpt@dest.test"], _msg("sasl over tls"))
+    inst.wait_for_log(status_line("rcpt@dest.test", "sent", dsn=r"2\.0\.0",
+                                  port=rport))
+    smtpd_login(rinst, "PLAIN", "alice")
+    assert_single(inst, _summary("Untrusted", rport))
+    rinst.wait_for_log(r"postfix/smtpd\[\d+\]: disconnect from localhost"
+                       r"\[127\.0\.0\.1\] ehlo=2 starttls=1 auth=1 mail=1 "
+                       r"rcpt=1 data=1 quit=1 commands=8$")
