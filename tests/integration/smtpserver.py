@@ -48,6 +48,9 @@ rcpt, data, eod (the reply to the final "."), rset, noop, quit, other.
               final "." included, in session.data_times.
   rcvbuf      SO_RCVBUF of accepted connections (with data_stall: small
               buffers fill sooner).
+  tls_context an ssl.SSLContext (server side): STARTTLS is announced and
+              done (stage "starttls"); session.tls is then the protocol
+              version, e.g. "TLSv1.3".
 
 Every session is recorded (Session): the transcript as a list of
 ("C", bytes) / ("S", bytes) items (client lines exactly as received, CRLF
@@ -113,6 +116,7 @@ class Session:
         self.data_times = []     # (time, line) of DATA content lines
         self.closed = False      # the session thread has finished
         self.client_quit = False
+        self.tls = None          # the TLS version after STARTTLS
         self.eof = False         # client closed the connection
         self.lock = threading.Lock()
 
@@ -136,9 +140,10 @@ class SMTPServer:
                  rcpt_rules=None, lmtp_rules=None, actions=None,
                  stall_timeout=120.0, read_timeout=120.0, delay=None,
                  unix_path=None, data_stall=False, rcvbuf=None,
-                 data_rate=0, record_data_times=False):
+                 data_rate=0, record_data_times=False, tls_context=None):
         self.port = port
         self.host = host
+        self.tls_context = tls_context
         self.delay = dict(delay or {})
         self.unix_path = unix_path
         self.data_stall = data_stall
@@ -429,6 +434,9 @@ class _Handler:
 
     def ehlo_lines(self):
         kw = [self.srv.hostname] + list(self.srv.ehlo_keywords)
+        if self.srv.tls_context is not None and not self.sess.tls \
+                and "STARTTLS" not in kw:
+            kw.append("STARTTLS")
         return ["250%s%s" % ("-" if i < len(kw) - 1 else " ", k)
                 for i, k in enumerate(kw)]
 
@@ -497,6 +505,15 @@ class _Handler:
             self.respond("rset", "250 2.0.0 Ok")
         elif verb == "NOOP":
             self.respond("noop", "250 2.0.0 Ok")
+        elif verb == "STARTTLS" and srv.tls_context is not None \
+                and not sess.tls:
+            reply = self.respond("starttls", "220 2.0.0 Ready to start TLS")
+            if reply.startswith("2"):
+                self.conn = srv.tls_context.wrap_socket(self.conn,
+                                                        server_side=True)
+                self.rfile = self.conn.makefile("rb")
+                sess.tls = self.conn.version()
+                sess.helo = None
         elif verb == "QUIT":
             sess.client_quit = True
             self.respond("quit", "221 2.0.0 Bye")

@@ -10,75 +10,18 @@ the same with Postfix's own smtp (run.py --agent postfix)."""
 
 import os
 import re
-import shutil
-import subprocess
-import tempfile
 
-from common import SENDER, message, status_line, assert_single
+from common import (SENDER, message, status_line, assert_single, crlf,
+                    strip_received)
 from protocol_util import NO_RETRY
 from receivers import postfix_receiver
+from tlsutil import Pki, server_context
 
 BODY = ["Over TLS.", ".one dot", "", "caf\u00e9", "z" * 998, "last line"]
 
 
-class _Pki:
-    """Certificates in a temporary folder, removed with the servers."""
-
-    def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="postern-it-pki-", dir="/tmp")
-        os.chmod(self.dir, 0o755)
-        self.ca = self._path("ca.pem")
-        self._run("req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                  "-keyout", self._path("ca.key"), "-out", self.ca,
-                  "-days", "30", "-subj", "/CN=Postern Test CA",
-                  "-addext", "basicConstraints=critical,CA:TRUE",
-                  "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-        self.good = self._leaf("good", "mx.dest.test")
-        self.wrong = self._leaf("wrong", "other.test")
-        self.selfsigned = self._path("self.pem"), self._path("self.key")
-        self._run("req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                  "-keyout", self.selfsigned[1], "-out", self.selfsigned[0],
-                  "-days", "30", "-subj", "/CN=mx.dest.test",
-                  "-addext", "subjectAltName=DNS:mx.dest.test")
-        for name in os.listdir(self.dir):
-            os.chmod(self._path(name), 0o644)
-
-    def _path(self, name):
-        return os.path.join(self.dir, name)
-
-    def _run(self, *args):
-        subprocess.run(("openssl",) + args, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def _leaf(self, name, dns):
-        key, csr, pem = (self._path(name + ext)
-                         for ext in (".key", ".csr", ".pem"))
-        ext = self._path(name + ".ext")
-        with open(ext, "w") as f:
-            f.write("subjectAltName=DNS:%s\nextendedKeyUsage=serverAuth\n"
-                    % dns)
-        self._run("req", "-new", "-newkey", "rsa:2048", "-nodes",
-                  "-keyout", key, "-out", csr, "-subj", "/CN=%s" % dns)
-        self._run("x509", "-req", "-in", csr, "-CA", self.ca,
-                  "-CAkey", self._path("ca.key"), "-CAcreateserial",
-                  "-out", pem, "-days", "30", "-extfile", ext)
-        return pem, key
-
-    def fingerprint(self, pem, digest="sha256"):
-        out = subprocess.run(["openssl", "x509", "-in", pem, "-noout",
-                              "-fingerprint", "-" + digest], check=True,
-                             capture_output=True, text=True).stdout
-        return out.strip().split("=", 1)[1]
-
-    def transcript_text(self):
-        return ""
-
-    def stop(self):
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
 def _pki(ctx):
-    pki = _Pki()
+    pki = Pki()
     ctx.servers.append(pki)
     return pki
 
@@ -406,3 +349,24 @@ def test_tls_sasl_plain_after_starttls(ctx):
     rinst.wait_for_log(r"postfix/smtpd\[\d+\]: disconnect from localhost"
                        r"\[127\.0\.0\.1\] ehlo=2 starttls=1 auth=1 mail=1 "
                        r"rcpt=1 data=1 quit=1 commands=8$")
+
+
+def test_tls_scripted_server_commands(ctx):
+    """The scriptable server doing STARTTLS (Python's ssl): EHLO,
+    STARTTLS, then EHLO again over TLS before MAIL; the message arrives
+    byte-exact after the Received header."""
+    pki = _pki(ctx)
+    srv = ctx.server(ehlo_keywords=["PIPELINING", "8BITMIME"],
+                     tls_context=server_context(pki.good))
+    inst = _sender(ctx, srv.port, {"smtp_tls_security_level": "encrypt"})
+    msg = _msg("scripted")
+    inst.inject(SENDER, ["alice@dest.test"], msg)
+    inst.wait_for_log(status_line("alice@dest.test", "sent",
+                                  port=srv.port))
+    [sess] = srv.wait_sessions(1)
+    assert sess.tls == "TLSv1.3", sess.text()
+    assert sess.commands[:3] == ["EHLO client.test", "STARTTLS",
+                                 "EHLO client.test"], sess.text()
+    assert sess.commands[-1] == "QUIT", sess.text()
+    [t] = srv.transactions()
+    assert strip_received(t.data)[1] == crlf(msg)
