@@ -308,6 +308,19 @@ connect_unix(struct smtp_state *state, const char *path)
 			return;
 	}
 	state->dest = path;
+	{
+		struct smtp_why why = { "", STRBUF_INIT };
+
+		/* As Postfix: no opportunistic TLS over a UNIX socket. */
+		if (smtp_tls_level(path, var_myhostname, &why)
+		    == SMTP_TLS_LEV_MAY) {
+			msg_warn("smtp_connect_local: opportunistic TLS "
+				 "encryption is not appropriate for "
+				 "unix-domain destinations.");
+			state->tls_off = 1;
+		}
+		strbuf_release(&why.reason);
+	}
 	smtp_cache_policy(state, path);
 	if (state->cache_load || state->cache_store)
 		state->request_nexthop = xstrdup(path);
@@ -322,6 +335,7 @@ connect_unix(struct smtp_state *state, const char *path)
 		(void)smtp_xfer(state);
 	session_end(state);
 out:
+	state->tls_off = 0;
 	free(state->request_nexthop);
 	state->request_nexthop = NULL;
 }

@@ -1418,7 +1418,9 @@ handshake:
 	stream_discard_input(session->stream);
 	/* The cache does not keep TLS state: never cache this session. */
 	smtp_session_dont_cache(session);
-	nexthop = nexthop_domain(state->dest ? state->dest : session->host);
+	/* Over a UNIX socket, "nexthop" is this host, as in Postfix. */
+	nexthop = session->port == 0 ? xstrdup(var_myhostname)
+	    : nexthop_domain(state->dest ? state->dest : session->host);
 	memset(&props, 0, sizeof(props));
 	props.level = level;
 	props.namaddr = session->namaddrport;
@@ -1484,6 +1486,9 @@ starttls(struct smtp_state *state, struct smtp_resp *resp)
 
 	if (session->tls)
 		return TLS_STEP_PLAIN;	/* this is the EHLO after TLS */
+	/* A retry in clear: not for the cache, whose label has the level. */
+	if (state->tls_off)
+		smtp_session_dont_cache(session);
 	level = state->tls_off ? SMTP_TLS_LEV_NONE
 	    : smtp_tls_policy(state->dest ? state->dest : "", session->host,
 			      &why, &attrs);

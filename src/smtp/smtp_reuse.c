@@ -33,9 +33,10 @@
  * The sender is included when smtp_sender_dependent_authentication is on
  * and smtp_sasl_password_maps is set (the credentials may differ per
  * sender), the next hop and host name when smtp_sasl_password_maps is
- * set.  The TLS level is always 0 ("none"): Postern's sessions are
- * plaintext.  The service name (master.cf) keeps agents with different
- * settings apart.
+ * set.  The TLS level is the policy's for the destination and server;
+ * only plaintext sessions are cached ("none", or "may" with a server
+ * that did not do STARTTLS).  The service name (master.cf) keeps agents
+ * with different settings apart.
  *
  * SEE ALSO
  *	postfix-interfaces.md section 6, smtp_session.c (properties),
@@ -50,6 +51,7 @@
 #include "global/scache.h"
 #include "maps/maps.h"
 #include "smtp.h"
+#include "smtp_addr.h"
 #include "util/msg.h"
 #include "util/strbuf.h"
 #include "util/xmalloc.h"
@@ -148,7 +150,19 @@ endp_label(struct strbuf *label, const struct smtp_state *state,
 	}
 	key_field(label, addr);
 	strbuf_printf(label, "%d\n", port);
-	strbuf_puts(label, "0\n");	/* TLS level: none */
+	/*
+	 * The TLS level of this destination and server, as Postfix keys
+	 * it: a plaintext session made under one level is never reused
+	 * under another ("none" vs "may" whose server lacked STARTTLS).
+	 * Sessions that did TLS are never cached.
+	 */
+	{
+		struct smtp_why why = { "", STRBUF_INIT };
+
+		strbuf_printf(label, "%d\n", smtp_tls_level(dest ? dest : "",
+							    host, &why));
+		strbuf_release(&why.reason);
+	}
 }
 
 /* used_add - remember an address served from the cache */

@@ -370,3 +370,51 @@ def test_tls_scripted_server_commands(ctx):
     assert sess.commands[-1] == "QUIT", sess.text()
     [t] = srv.transactions()
     assert strip_received(t.data)[1] == crlf(msg)
+
+
+def _lmtp_instance(ctx, nexthop, cf):
+    main_cf = dict(NO_RETRY, lmtp_tls_loglevel="1")
+    main_cf["transport_maps"] = "inline:{ lmtp.test=lmtp:%s }" % nexthop
+    main_cf.update(cf)
+    return ctx.instance(relay_port=ctx.free_port(), main_cf=main_cf,
+                        start=False)
+
+
+def test_tls_lmtp_inet_encrypt(ctx):
+    """LMTP over TCP with lmtp_tls_security_level = encrypt: LHLO,
+    STARTTLS, LHLO again over TLS."""
+    pki = _pki(ctx)
+    srv = ctx.server(lmtp=True, tls_context=server_context(pki.good))
+    inst = _lmtp_instance(ctx, "inet:127.0.0.1:%d" % srv.port,
+                          {"lmtp_tls_security_level": "encrypt"})
+    inst.start()
+    inst.inject(SENDER, ["ok@lmtp.test"], _msg("lmtp tls"))
+    inst.wait_for_log(status_line("ok@lmtp.test", "sent", port=srv.port,
+                                  ident="postfix/lmtp"))
+    [sess] = srv.wait_sessions(1)
+    assert sess.tls == "TLSv1.3", sess.text()
+    assert sess.commands[:3] == ["LHLO client.test", "STARTTLS",
+                                 "LHLO client.test"], sess.text()
+    assert_single(inst, _summary("Untrusted", srv.port).replace(
+        "postfix/smtp", "postfix/lmtp"))
+
+
+def test_tls_lmtp_unix_may_is_none(ctx):
+    """LMTP over a UNIX socket and "may": Postfix's warning, and no
+    STARTTLS although the server offers it."""
+    pki = _pki(ctx)
+    inst = _lmtp_instance(ctx, "unix:lmtpsock/sock",
+                          {"lmtp_tls_security_level": "may"})
+    d = os.path.join(inst.spool, "lmtpsock")
+    os.mkdir(d, 0o755)
+    srv = ctx.server(lmtp=True, unix_path=os.path.join(d, "sock"),
+                     tls_context=server_context(pki.good))
+    inst.start()
+    inst.inject(SENDER, ["ok@lmtp.test"], _msg("lmtp unix"))
+    inst.wait_queue_empty()
+    [sess] = srv.wait_sessions(1)
+    assert "STARTTLS" not in sess.commands, sess.text()
+    assert sess.tls is None
+    assert inst.grep_log(r"postfix/lmtp\[\d+\]: warning: smtp_connect_local: "
+                         r"opportunistic TLS encryption is not appropriate "
+                         r"for unix-domain destinations\.$")
