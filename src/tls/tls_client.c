@@ -114,8 +114,12 @@ log_ssl_errors(void)
 	while ((err = ERR_get_error_all(&file, &line, NULL, &data,
 					&flags)) != 0) {
 		ERR_error_string_n(err, buf, sizeof(buf));
-		msg_warn("TLS library problem: %s:%s:%d:%s", buf, file, line,
-			 (flags & ERR_TXT_STRING) ? data : "");
+		if (flags & ERR_TXT_STRING)
+			msg_warn("TLS library problem: %s:%s:%d:%s:", buf, file,
+				 line, data);
+		else
+			msg_warn("TLS library problem: %s:%s:%d:", buf, file,
+				 line);
 	}
 }
 
@@ -162,18 +166,23 @@ load_cert(const char *cert_file, const char *key_file)
 		return 0;
 	if (*key_file == 0)
 		key_file = cert_file;
+	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(client_ctx, cert_file) != 1) {
-		msg_warn("cannot get certificate from file \"%s\"", cert_file);
+		msg_warn("cannot get RSA certificate from file \"%s\": "
+			 "disabling TLS support", cert_file);
+		log_ssl_errors();
 		return -1;
 	}
 	if (SSL_CTX_use_PrivateKey_file(client_ctx, key_file,
 					SSL_FILETYPE_PEM) != 1) {
-		msg_warn("cannot get private key from file \"%s\"", key_file);
+		msg_warn("cannot get RSA private key from file \"%s\": "
+			 "disabling TLS support", key_file);
+		log_ssl_errors();
 		return -1;
 	}
 	if (SSL_CTX_check_private_key(client_ctx) != 1) {
-		msg_warn("key in file \"%s\" does not match certificate in "
-			 "file \"%s\"", key_file, cert_file);
+		msg_warn("RSA private key in %s does not match public key in "
+			 "%s: disabling TLS support", key_file, cert_file);
 		return -1;
 	}
 	return 0;
@@ -210,27 +219,26 @@ tls_client_init(int lmtp)
 						  *CAfile ? CAfile : NULL,
 						  *CApath ? CApath : NULL)
 		    != 1) {
+			/* Postfix's wording: CAfile="...", CApath="..." */
+			msg_info("cannot load Certification Authority data, "
+				 "%s%s%s%s%s%s: disabling TLS support",
+				 *CAfile ? "CAfile=\"" : "", CAfile,
+				 *CAfile ? (*CApath ? "\", " : "\"") : "",
+				 *CApath ? "CApath=\"" : "", CApath,
+				 *CApath ? "\"" : "");
 			log_ssl_errors();
-			msg_warn("cannot load Certification Authority data, "
-				 "%s=\"%s\", %s=\"%s\": disabling TLS support",
-				 param_name("tls_CAfile"), CAfile,
-				 param_name("tls_CApath"), CApath);
+			goto bad;
+		}
+		if (var_tls_append_default_CA
+		    && SSL_CTX_set_default_verify_paths(client_ctx) != 1) {
+			msg_info("cannot set default OpenSSL certificate "
+				 "verification paths: disabling TLS support");
+			log_ssl_errors();
 			goto bad;
 		}
 	}
-	if (var_tls_append_default_CA
-	    && SSL_CTX_set_default_verify_paths(client_ctx) != 1) {
-		log_ssl_errors();
-		msg_warn("cannot load default Certification Authority data: "
-			 "disabling TLS support");
+	if (load_cert(var_smtp_tls_cert_file, var_smtp_tls_key_file) < 0)
 		goto bad;
-	}
-	if (load_cert(var_smtp_tls_cert_file, var_smtp_tls_key_file) < 0) {
-		log_ssl_errors();
-		msg_warn("TLS client certificate and key: disabling TLS "
-			 "support");
-		goto bad;
-	}
 	return 0;
 bad:
 	SSL_CTX_free(client_ctx);

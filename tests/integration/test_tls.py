@@ -418,3 +418,23 @@ def test_tls_lmtp_unix_may_is_none(ctx):
     assert inst.grep_log(r"postfix/lmtp\[\d+\]: warning: smtp_connect_local: "
                          r"opportunistic TLS encryption is not appropriate "
                          r"for unix-domain destinations\.$")
+
+
+def test_tls_engine_unavailable_defers(ctx):
+    """A CAfile that cannot be loaded turns the TLS engine off at start:
+    "encrypt" mail for a server that offers STARTTLS is deferred with
+    "TLS is required, but our TLS engine is unavailable" (4.7.5)."""
+    srv = ctx.server(ehlo_keywords=["STARTTLS"])
+    inst = _sender(ctx, srv.port, {"smtp_tls_security_level": "encrypt",
+                                   "smtp_tls_CAfile": "/nonexistent/ca.pem"})
+    inst.inject(SENDER, ["alice@dest.test"], _msg("no engine"))
+    _deferred(inst, r"4\.7\.5", r"TLS is required, but our TLS engine is "
+              r"unavailable")
+    assert srv.transactions() == []
+    assert_single(inst, r"postfix/smtp\[\d+\]: cannot load Certification "
+                  r"Authority data, CAfile=\"/nonexistent/ca\.pem\": "
+                  r"disabling TLS support$")
+    assert_single(inst, r"postfix/smtp\[\d+\]: warning: TLS library "
+                  r"problem: error:80000002:system library::No such file or "
+                  r"directory:\S+:\d+:calling fopen\(/nonexistent/ca\.pem, "
+                  r"r\):$")
