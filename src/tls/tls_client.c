@@ -479,6 +479,37 @@ sess_free(struct tls_client_sess *sess)
 	free(sess);
 }
 
+/*
+ * io_result - an SSL_read_ex/SSL_write_ex failure in the stream's terms.
+ * When reading, a clean close or EOF without close_notify is 0.
+ */
+static ssize_t
+io_result(struct tls_client_sess *sess, int rc, int reading)
+{
+	switch (SSL_get_error(sess->ssl, rc)) {
+	case SSL_ERROR_WANT_READ:
+		return STREAM_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return STREAM_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		if (reading)
+			return 0;
+		break;
+	case SSL_ERROR_SYSCALL:
+		if (errno == 0) {
+			if (reading)
+				return 0;	/* EOF without close_notify */
+			errno = EPIPE;
+		}
+		return STREAM_IO_ERR;
+	default:
+		break;
+	}
+	log_ssl_errors();
+	errno = EPROTO;
+	return STREAM_IO_ERR;
+}
+
 /* tls_read - SSL_read_ex as a stream hook */
 static ssize_t
 tls_read(void *ctx, int fd, void *buf, size_t len)
@@ -487,26 +518,12 @@ tls_read(void *ctx, int fd, void *buf, size_t len)
 	size_t n = 0;
 	int rc;
 
+	(void)fd;
 	ERR_clear_error();
 	errno = 0;
 	if ((rc = SSL_read_ex(sess->ssl, buf, len, &n)) == 1)
 		return (ssize_t)n;
-	switch (SSL_get_error(sess->ssl, rc)) {
-	case SSL_ERROR_WANT_READ:
-		return STREAM_WANT_READ;
-	case SSL_ERROR_WANT_WRITE:
-		return STREAM_WANT_WRITE;
-	case SSL_ERROR_ZERO_RETURN:
-		return 0;
-	case SSL_ERROR_SYSCALL:
-		if (errno == 0)
-			return 0;	/* EOF without close_notify */
-		return STREAM_IO_ERR;
-	default:
-		log_ssl_errors();
-		errno = EPROTO;
-		return STREAM_IO_ERR;
-	}
+	return io_result(sess, rc, 1);
 }
 
 /* tls_write - SSL_write_ex as a stream hook */
@@ -517,24 +534,12 @@ tls_write(void *ctx, int fd, const void *buf, size_t len)
 	size_t n = 0;
 	int rc;
 
+	(void)fd;
 	ERR_clear_error();
 	errno = 0;
 	if ((rc = SSL_write_ex(sess->ssl, buf, len, &n)) == 1)
 		return (ssize_t)n;
-	switch (SSL_get_error(sess->ssl, rc)) {
-	case SSL_ERROR_WANT_READ:
-		return STREAM_WANT_READ;
-	case SSL_ERROR_WANT_WRITE:
-		return STREAM_WANT_WRITE;
-	case SSL_ERROR_SYSCALL:
-		if (errno == 0)
-			errno = EPIPE;
-		return STREAM_IO_ERR;
-	default:
-		log_ssl_errors();
-		errno = EPROTO;
-		return STREAM_IO_ERR;
-	}
+	return io_result(sess, rc, 0);
 }
 
 static const struct stream_ops tls_ops = { tls_read, tls_write };
