@@ -215,6 +215,7 @@ struct smtp_tls_attrs {
 int smtp_tls_policy(const char *dest, const char *host, struct smtp_why *why,
 		    struct smtp_tls_attrs *attrs);
 void smtp_tls_attrs_free(struct smtp_tls_attrs *attrs);
+void smtp_tls_policy_forget(void);
 int smtp_tls_refuse(const char *dest, const char *host, struct smtp_why *why);
 int smtp_tls_prune(struct dns_rr **addrs, const char *dest,
 		   struct smtp_why *why);

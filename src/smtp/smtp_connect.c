@@ -705,6 +705,7 @@ smtp_connect(struct smtp_state *state)
 {
 	const char *dest = state->req->nexthop;
 
+	smtp_tls_policy_forget();
 	smtp_debug_peer_check(dest, "noaddr");
 	if (state->lmtp) {
 		if (strncmp(dest, "unix:", 5) == 0)

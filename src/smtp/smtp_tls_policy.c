@@ -313,9 +313,88 @@ site_lookup(int *level, const char *name, const char *what,
 	}
 }
 
+/*
+ * The policy of a (destination, host) pair is asked for several times per
+ * delivery (address pruning, the cache label, STARTTLS): it is computed
+ * once per request, like Postfix's per-process policy cache, so tables
+ * are read and their warnings logged once.  smtp_tls_policy_forget()
+ * empties the memo at the start of each request.
+ */
+#define MEMO_SIZE	8
+
+struct memo {
+	char *key;		/* dest "\n" host, or NULL */
+	int level;
+	char status[sizeof(((struct smtp_why *)0)->status)];
+	char *reason;
+	struct smtp_tls_attrs attrs;
+};
+
+static struct memo memo[MEMO_SIZE];
+static int memo_next;
+
+/* attrs_copy - a deep copy of policy attributes */
+static void
+attrs_copy(struct smtp_tls_attrs *to, const struct smtp_tls_attrs *from)
+{
+	to->grade = from->grade ? xstrdup(from->grade) : NULL;
+	to->protocols = from->protocols ? xstrdup(from->protocols) : NULL;
+	to->exclude = from->exclude ? xstrdup(from->exclude) : NULL;
+	to->match = from->match ? xstrdup(from->match) : NULL;
+}
+
+void
+smtp_tls_policy_forget(void)
+{
+	for (int i = 0; i < MEMO_SIZE; i++) {
+		free(memo[i].key);
+		free(memo[i].reason);
+		smtp_tls_attrs_free(&memo[i].attrs);
+		memset(&memo[i], 0, sizeof(memo[i]));
+	}
+	memo_next = 0;
+}
+
+static int compute_policy(const char *, const char *, struct smtp_why *,
+			  struct smtp_tls_attrs *);
+
 int
 smtp_tls_policy(const char *dest, const char *host, struct smtp_why *why,
 		struct smtp_tls_attrs *attrs)
+{
+	char *key = xasprintf("%s\n%s", dest, host);
+	struct memo *m = NULL;
+
+	for (int i = 0; i < MEMO_SIZE && m == NULL; i++)
+		if (memo[i].key && strcmp(memo[i].key, key) == 0)
+			m = &memo[i];
+	if (m == NULL) {
+		struct smtp_why w = { "", STRBUF_INIT };
+
+		m = &memo[memo_next];
+		memo_next = (memo_next + 1) % MEMO_SIZE;
+		free(m->key);
+		free(m->reason);
+		smtp_tls_attrs_free(&m->attrs);
+		m->key = key;
+		key = NULL;
+		m->level = compute_policy(dest, host, &w, &m->attrs);
+		memcpy(m->status, w.status, sizeof(m->status));
+		m->reason = xstrdup(strbuf_str(&w.reason));
+		strbuf_release(&w.reason);
+	}
+	free(key);
+	if (m->level == SMTP_TLS_LEV_INVALID)
+		smtp_why_set(why, m->status, "%s", m->reason);
+	if (attrs && m->level != SMTP_TLS_LEV_INVALID)
+		attrs_copy(attrs, &m->attrs);
+	return m->level;
+}
+
+/* compute_policy - smtp_tls_policy() without the memo */
+static int
+compute_policy(const char *dest, const char *host, struct smtp_why *why,
+	       struct smtp_tls_attrs *attrs)
 {
 	struct smtp_tls_attrs a = { NULL, NULL, NULL, NULL };
 	int level = SMTP_TLS_LEV_NOTFOUND;
